@@ -1,0 +1,94 @@
+package runner
+
+import (
+	"io"
+	"time"
+)
+
+// Side names one of the two builds being compared.
+type Side string
+
+// The two sides of a comparison.
+const (
+	Base Side = "base"
+	Head Side = "head"
+)
+
+// Config says what to benchmark and how. The zero value of an optional
+// field takes the default named beside it.
+type Config struct {
+	// Dir is the root of the git checkout that holds the head (the
+	// module may sit in a subdirectory of it; see WorkDir).
+	Dir string
+	// WorkDir is the module directory relative to Dir ("." by default).
+	WorkDir string
+	// Packages are go package patterns, relative to WorkDir ("./..." by default).
+	Packages []string
+	// Bench is the -test.bench regular expression ("." by default).
+	Bench string
+	// Count is the number of interleaved rounds (DefaultCount by default).
+	Count int
+	// Benchtime is passed to -test.benchtime (DefaultBenchtime by default).
+	Benchtime string
+	// Timeout bounds one run of one test binary (10m by default).
+	Timeout time.Duration
+	// Baseline is the commit-ish to compare against. Empty means no
+	// comparison: only the head is benchmarked.
+	Baseline string
+	// NATS gives every benchmark process an in-process NATS server via NATS_URL.
+	NATS bool
+	// Profile collects a CPU profile in one extra, unmeasured round per side.
+	Profile bool
+	// OutputDir receives base.txt, head.txt and the profiles.
+	OutputDir string
+	// Progress receives human-readable progress lines; nil discards them.
+	Progress io.Writer
+	// Env is the environment of the go commands and benchmark processes;
+	// nil means the current process's environment.
+	Env []string
+	// Seed seeds the per-round order of base and head; 0 picks one at random.
+	Seed int64
+}
+
+// Result is what one Run produced. Raw benchmark output is kept in
+// Go's benchmark format so that compare (and benchstat) can read it.
+type Result struct {
+	BaseRef, BaseSHA string // empty BaseSHA: no comparison was made
+	HeadRef, HeadSHA string
+	// BaseFile and HeadFile are the paths of base.txt and head.txt in OutputDir.
+	BaseFile, HeadFile string
+	// Base and Head hold the same bytes as BaseFile and HeadFile.
+	Base, Head  []byte
+	Failures    []Failure
+	BuildErrors []BuildError
+	Hotspots    []Hotspot
+	Rounds      int
+	Elapsed     time.Duration
+	// Command reproduces this run locally (for the report).
+	Command string
+}
+
+// Failure is a benchmark that failed, panicked or timed out on one side.
+type Failure struct {
+	Side      Side
+	Package   string
+	Benchmark string // empty if the whole binary failed before naming one
+	Reason    string // "failed", "panic", "timeout"
+	Output    string // the tail of the output, for the report
+}
+
+// BuildError is a package that did not compile on one side.
+type BuildError struct {
+	Side    Side
+	Package string
+	Output  string // the compiler's message
+}
+
+// Hotspot is one of the top functions of a CPU profile.
+type Hotspot struct {
+	Side     Side
+	Package  string
+	Function string
+	Flat     float64 // share of the profile's total samples, 0..1
+	Cum      float64 // cumulative share, 0..1
+}
