@@ -1,0 +1,158 @@
+package comment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/go-github/v60/github"
+)
+
+// secondaryDefault is the wait after a secondary rate limit that gives no
+// Retry-After: GitHub's docs ask for at least a minute.
+const secondaryDefault = time.Minute
+
+// do runs call with a fresh client until it succeeds, fails for good, or the
+// retry budget (attempts, total wait, ctx) runs out. It returns the last
+// error, wrapped with ErrPermission for a refusal.
+func (g *GitHub) do(ctx context.Context, call func(context.Context, *github.Client) (*github.Response, error)) error {
+	attempts := g.MaxAttempts
+	if attempts <= 0 {
+		attempts = DefaultMaxAttempts
+	}
+	budget := g.MaxWait
+	if budget <= 0 {
+		budget = DefaultMaxWait
+	}
+	var waited time.Duration
+	for attempt := 1; ; attempt++ {
+		_, err := call(ctx, g.client())
+		if err == nil {
+			return nil
+		}
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return ctxErr
+		}
+		wait, retry, perr := g.classify(err, attempt)
+		if perr != nil {
+			return perr
+		}
+		if !retry {
+			return err
+		}
+		if attempt >= attempts {
+			return fmt.Errorf("giving up after %d attempts: %w", attempt, err)
+		}
+		if waited+wait > budget {
+			return fmt.Errorf("giving up after %d attempts: GitHub asks to wait %v more, over the %v budget: %w", attempt, wait, budget-waited, err)
+		}
+		if err := g.sleep(ctx, wait); err != nil {
+			return err
+		}
+		waited += wait
+	}
+}
+
+// classify says whether err is worth another try and after how long. perr
+// is set when err is final and better described than err itself.
+func (g *GitHub) classify(err error, attempt int) (wait time.Duration, retry bool, perr error) {
+	var rl *github.RateLimitError
+	if errors.As(err, &rl) {
+		now := time.Now
+		if g.Now != nil {
+			now = g.Now
+		}
+		max := g.MaxRateLimitWait
+		if max <= 0 {
+			max = DefaultMaxRateLimitWait
+		}
+		d := rl.Rate.Reset.Time.Sub(now()) + time.Second
+		if d <= time.Second {
+			d = time.Second
+		}
+		if d > max {
+			return 0, false, fmt.Errorf("github api rate limit exhausted until %s (over %v away): %w",
+				rl.Rate.Reset.Time.UTC().Format(time.RFC3339), max, err)
+		}
+		return d, true, nil
+	}
+	var ab *github.AbuseRateLimitError
+	if errors.As(err, &ab) {
+		if ab.RetryAfter != nil && *ab.RetryAfter > 0 {
+			return *ab.RetryAfter, true, nil
+		}
+		return secondaryDefault, true, nil
+	}
+	var er *github.ErrorResponse
+	if errors.As(err, &er) && er.Response != nil {
+		code := er.Response.StatusCode
+		ra, hasRA := retryAfter(er.Response.Header)
+		switch {
+		case code == http.StatusTooManyRequests,
+			code == http.StatusForbidden && (hasRA || strings.Contains(strings.ToLower(er.Message), "secondary rate limit")):
+			if hasRA {
+				return ra, true, nil
+			}
+			return secondaryDefault, true, nil
+		case code == http.StatusForbidden || code == http.StatusNotFound:
+			return 0, false, fmt.Errorf("%w: %w", ErrPermission, err)
+		case code >= 500:
+			if hasRA {
+				return ra, true, nil
+			}
+			return backoff(attempt), true, nil
+		}
+		return 0, false, nil
+	}
+	// Transport trouble (reset, refused, timeout) is usually passing.
+	var ue *url.Error
+	var ne net.Error
+	if errors.As(err, &ue) || errors.As(err, &ne) {
+		return backoff(attempt), true, nil
+	}
+	return 0, false, nil
+}
+
+// backoff is 1s, 2s, 4s, ... capped at 30s.
+func backoff(attempt int) time.Duration {
+	d := time.Second << (attempt - 1)
+	if d > 30*time.Second || d <= 0 {
+		d = 30 * time.Second
+	}
+	return d
+}
+
+// retryAfter reads a Retry-After header in seconds (what GitHub sends).
+func retryAfter(h http.Header) (time.Duration, bool) {
+	v := h.Get("Retry-After")
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= 0 {
+		return time.Duration(n) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(time.Until(t), 0), true
+	}
+	return 0, false
+}
+
+func (g *GitHub) sleep(ctx context.Context, d time.Duration) error {
+	if g.Sleep != nil {
+		return g.Sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
