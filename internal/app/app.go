@@ -1,0 +1,188 @@
+// Package app is natsbench's program: it reads the configuration once
+// (the action's inputs in GitHub Actions, flags on the command line),
+// runs runner → compare → comment, and writes the report files, the job
+// summary and the step outputs. main only wires it to the process.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/natsbench/natsbench-action/compare"
+	"github.com/natsbench/natsbench-action/runner"
+)
+
+// ErrRegressions is returned when fail-on-regression is set and the
+// report has regressions: the only failure that is not a usage error.
+var ErrRegressions = errors.New("benchmarks regressed")
+
+// Run is the whole program. args are the command-line arguments without
+// the program name; getenv is the only way it reads the environment.
+//
+//   - In GitHub Actions (GITHUB_ACTIONS=true, no arguments) it is the
+//     action: inputs from INPUT_*, report to the job summary, outputs and
+//     the pull request comment.
+//   - `compare [flags] OLD NEW` compares two benchmark files.
+//   - Otherwise it benchmarks the current checkout against its baseline
+//     and prints the markdown report on stdout, progress on stderr.
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "compare" {
+		return runCompare(args[1:], stdout, stderr)
+	}
+	if getenv("GITHUB_ACTIONS") == "true" && len(args) == 0 {
+		return runAction(ctx, getenv, stdout)
+	}
+	return runLocal(ctx, args, stdout, stderr)
+}
+
+// tree resolves where the head is: the root of the git checkout holding
+// dir, and dir relative to it (the runner checks the baseline out as a
+// whole repository, so the module's place in it must be known).
+func tree(ctx context.Context, dir string) (root, rel string, err error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", "", fmt.Errorf("resolving directory %s: %w", dir, err)
+	}
+	if fi, err := os.Stat(abs); err != nil {
+		return "", "", fmt.Errorf("resolving directory: %w", err)
+	} else if !fi.IsDir() {
+		return "", "", fmt.Errorf("resolving directory: %s is not a directory", abs)
+	}
+	root, err = git(ctx, abs, "rev-parse", "--show-toplevel")
+	if err != nil {
+		return "", "", fmt.Errorf("%s is not in a git checkout: %w", abs, err)
+	}
+	// git prints the physical path; compare like with like.
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return "", "", fmt.Errorf("resolving directory: %w", err)
+	}
+	rel, err = filepath.Rel(root, real)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", "", fmt.Errorf("resolving directory: %s is outside its checkout %s", real, root)
+	}
+	return root, rel, nil
+}
+
+// benchmark runs the runner with cfg and computes the report.
+func benchmark(ctx context.Context, cfg Config, dir, baseline string, progress io.Writer) (*compare.Report, *runner.Result, error) {
+	root, rel, err := tree(ctx, dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := os.MkdirAll(cfg.OutputDir, 0o755); err != nil {
+		return nil, nil, fmt.Errorf("making the output directory: %w", err)
+	}
+	rc := runner.Config{
+		Dir:       root,
+		WorkDir:   rel,
+		Packages:  cfg.Packages,
+		Bench:     cfg.Bench,
+		Count:     cfg.Count,
+		Benchtime: cfg.Benchtime,
+		Timeout:   cfg.Timeout,
+		Baseline:  baseline,
+		NATS:      cfg.NATS,
+		Profile:   true,
+		OutputDir: cfg.OutputDir,
+		Progress:  progress,
+		Env:       benchEnv(os.Environ(), cfg.Token),
+	}
+	if err := rc.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("configuring the runner: %w", err)
+	}
+	res, err := runner.Run(ctx, rc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("running benchmarks: %w", err)
+	}
+	r, err := report(cfg, res)
+	if err != nil {
+		return nil, res, err
+	}
+	return r, res, nil
+}
+
+// report turns the runner's result into the comparison report.
+func report(cfg Config, res *runner.Result) (*compare.Report, error) {
+	failures, builds, hot := compare.FromRunner(res)
+	in := compare.Input{
+		Head:        res.Head,
+		BaseName:    res.BaseFile,
+		HeadName:    res.HeadFile,
+		Options:     compare.Options{Alpha: cfg.Alpha, Threshold: cfg.Threshold},
+		BaseRef:     compare.Ref{Ref: res.BaseRef, SHA: res.BaseSHA},
+		HeadRef:     compare.Ref{Ref: res.HeadRef, SHA: res.HeadSHA},
+		Config:      compare.Config{Packages: cfg.Packages, Bench: cfg.Bench, Count: cfg.Count, Benchtime: cfg.Benchtime, Threshold: cfg.Threshold, Alpha: cfg.Alpha},
+		Failures:    failures,
+		BuildErrors: builds,
+		Hotspots:    hot,
+		Command:     res.Command,
+	}
+	if res.BaseSHA != "" {
+		// A nil Base means absolute mode; an empty but compared base
+		// (everything failed) must still be a comparison.
+		in.Base = res.Base
+		if in.Base == nil {
+			in.Base = []byte{}
+		}
+	}
+	r, err := compare.Compute(in)
+	if err != nil {
+		return nil, fmt.Errorf("comparing results: %w", err)
+	}
+	return r, nil
+}
+
+// writeReport writes report.json and report.md (unlimited) into dir and
+// returns their paths.
+func writeReport(dir string, r *compare.Report, md string) (jsonPath, mdPath string, err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", "", fmt.Errorf("writing the report: %w", err)
+	}
+	jsonPath = filepath.Join(dir, "report.json")
+	f, err := os.Create(jsonPath)
+	if err != nil {
+		return "", "", fmt.Errorf("writing the report: %w", err)
+	}
+	if err := compare.WriteJSON(f, r); err != nil {
+		f.Close()
+		return "", "", fmt.Errorf("writing %s: %w", jsonPath, err)
+	}
+	if err := f.Close(); err != nil {
+		return "", "", fmt.Errorf("writing %s: %w", jsonPath, err)
+	}
+	mdPath = filepath.Join(dir, "report.md")
+	if err := os.WriteFile(mdPath, []byte(md), 0o644); err != nil {
+		return "", "", fmt.Errorf("writing the report: %w", err)
+	}
+	return jsonPath, mdPath, nil
+}
+
+// secretEnv are variables the benchmarked code (a pull request's code)
+// must not see: the action's inputs carry the token, and the runner's own
+// tokens open the cache and artifact services.
+var secretEnv = []string{"INPUT_", "ACTIONS_RUNTIME_TOKEN=", "ACTIONS_ID_TOKEN_REQUEST_", "GITHUB_TOKEN=", "GH_TOKEN="}
+
+// benchEnv is the environment of the go commands and benchmark
+// processes: the process's own, without secrets.
+func benchEnv(environ []string, token string) []string {
+	out := make([]string, 0, len(environ))
+next:
+	for _, kv := range environ {
+		for _, p := range secretEnv {
+			if strings.HasPrefix(kv, p) {
+				continue next
+			}
+		}
+		if token != "" && strings.Contains(kv, token) {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}

@@ -1,0 +1,144 @@
+package app
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func writeFile(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReadEvent(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, payload string
+		want          event
+	}{
+		{"pull_request", `{"number": 42, "pull_request": {"number": 42, "base": {"sha": "1111111111111111111111111111111111111111", "ref": "main"}}}`,
+			event{Name: "pull_request", PR: 42, Baseline: "1111111111111111111111111111111111111111"}},
+		{"pull_request_target", `{"pull_request": {"number": 7, "base": {"sha": "2222222222222222222222222222222222222222"}}}`,
+			event{Name: "pull_request_target", PR: 7, Baseline: "2222222222222222222222222222222222222222"}},
+		{"push", `{"before": "3333333333333333333333333333333333333333", "after": "4444444444444444444444444444444444444444"}`,
+			event{Name: "push", Baseline: "3333333333333333333333333333333333333333"}},
+		{"push", `{"before": "0000000000000000000000000000000000000000", "created": true}`,
+			event{Name: "push"}},
+		{"workflow_run", `{"workflow_run": {"html_url": "https://github.com/o/r/actions/runs/9", "pull_requests": [{"number": 5}]}}`,
+			event{Name: "workflow_run", PR: 5, RunURL: "https://github.com/o/r/actions/runs/9"}},
+		{"workflow_run", `{"workflow_run": {"html_url": "https://github.com/o/r/actions/runs/9", "pull_requests": []}}`,
+			event{Name: "workflow_run", RunURL: "https://github.com/o/r/actions/runs/9"}},
+		{"schedule", `{"schedule": "0 3 * * 0"}`, event{Name: "schedule"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, "event.json")
+			writeFile(t, path, tc.payload)
+			got, err := readEvent(tc.name, path)
+			if err != nil {
+				t.Fatalf("readEvent: %v", err)
+			}
+			if got != tc.want {
+				t.Errorf("readEvent = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+	t.Run("bad payload", func(t *testing.T) {
+		path := filepath.Join(dir, "bad.json")
+		writeFile(t, path, `{"number": "x"`)
+		if _, err := readEvent("pull_request", path); err == nil || !strings.Contains(err.Error(), "decoding the pull_request event") {
+			t.Errorf("got %v, want a decoding error", err)
+		}
+	})
+}
+
+// gitT runs git for a test, with a fixed identity and no user config.
+func gitT(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(),
+		"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1",
+		"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com",
+		"GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// commit writes name=data and commits it, returning the commit.
+func commit(t *testing.T, dir, name, data string) string {
+	t.Helper()
+	writeFile(t, filepath.Join(dir, name), data)
+	gitT(t, dir, "add", name)
+	gitT(t, dir, "commit", "-q", "-m", "change "+name)
+	return gitT(t, dir, "rev-parse", "HEAD")
+}
+
+func newRepo(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	gitT(t, dir, "init", "-q", "-b", "main")
+	return dir
+}
+
+func TestLatestRelease(t *testing.T) {
+	ctx := context.Background()
+	dir := newRepo(t)
+	commit(t, dir, "a", "1")
+	if got := latestRelease(ctx, dir); got != "" {
+		t.Errorf("no tags: latestRelease = %q, want none", got)
+	}
+	gitT(t, dir, "tag", "v1.0.0")
+	commit(t, dir, "a", "2")
+	if got := latestRelease(ctx, dir); got != "v1.0.0" {
+		t.Errorf("latestRelease = %q, want v1.0.0", got)
+	}
+	commit(t, dir, "a", "3")
+	gitT(t, dir, "tag", "v1.1.0")
+	// The head is the release itself: compare with the one before.
+	if got := latestRelease(ctx, dir); got != "v1.0.0" {
+		t.Errorf("head tagged v1.1.0: latestRelease = %q, want v1.0.0", got)
+	}
+}
+
+func TestLocalBaseline(t *testing.T) {
+	ctx := context.Background()
+	up := newRepo(t)
+	first := commit(t, up, "a", "1")
+	if got, err := localBaseline(ctx, up); err != nil || got != "" {
+		t.Errorf("single commit: localBaseline = %q, %v; want none", got, err)
+	}
+	second := commit(t, up, "a", "2")
+	if got, err := localBaseline(ctx, up); err != nil || got != first {
+		t.Errorf("no remote, clean: localBaseline = %q, %v; want HEAD~1 %s", got, err, first)
+	}
+	writeFile(t, filepath.Join(up, "a"), "dirty")
+	if got, err := localBaseline(ctx, up); err != nil || got != second {
+		t.Errorf("no remote, dirty: localBaseline = %q, %v; want HEAD %s", got, err, second)
+	}
+	gitT(t, up, "checkout", "-q", "--", "a")
+
+	clone := filepath.Join(t.TempDir(), "clone")
+	gitT(t, up, "clone", "-q", up, clone)
+	gitT(t, clone, "checkout", "-q", "-b", "feature")
+	commit(t, clone, "b", "1")
+	commit(t, clone, "b", "2")
+	if got, err := localBaseline(ctx, clone); err != nil || got != second {
+		t.Errorf("feature branch: localBaseline = %q, %v; want the merge-base %s", got, err, second)
+	}
+
+	if _, err := localBaseline(ctx, t.TempDir()); err == nil || !strings.Contains(err.Error(), "-baseline") {
+		t.Errorf("not a repository: got %v, want an error suggesting -baseline", err)
+	}
+}

@@ -1,0 +1,235 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/natsbench/natsbench-action/runner"
+)
+
+// Mode says what an action run does.
+type Mode string
+
+// The action's modes.
+const (
+	// ModeRun benchmarks head and baseline and reports (the default).
+	ModeRun Mode = "run"
+	// ModePost posts an existing report.json without benchmarking: the
+	// second half of the two-workflow pattern for pull requests from forks.
+	ModePost Mode = "post"
+)
+
+// Defaults of the settings that have one, shared by action.yml, the
+// local flags and the README.
+const (
+	DefaultWorkingDirectory = "."
+	DefaultPackages         = "./..."
+	DefaultBench            = "."
+	DefaultTimeout          = runner.DefaultTimeout
+	DefaultThreshold        = 5.0
+	DefaultAlpha            = 0.05
+	DefaultOutputDir        = "natsbench-results"
+)
+
+// Config is the typed configuration of one run, read once from the
+// action's inputs or the command line's flags.
+type Config struct {
+	Mode             Mode
+	Token            string
+	WorkingDirectory string
+	Packages         []string
+	Bench            string
+	Count            int
+	Benchtime        string
+	Timeout          time.Duration
+	Baseline         string
+	Threshold        float64 // percent
+	Alpha            float64
+	OutputDir        string
+	Comment          bool
+	CommentKey       string
+	NATS             bool
+	FailOnRegression bool
+	// Report is the report.json (or the directory holding it) that
+	// ModePost posts.
+	Report string
+
+	// source names where settings come from in error messages: `input "alpha"`
+	// in the action, `flag -alpha` on the command line.
+	source source
+}
+
+type source int
+
+const (
+	fromInput source = iota
+	fromFlag
+)
+
+// name is how an error message names the setting.
+func (c *Config) name(setting string) string {
+	if c.source == fromFlag {
+		return "flag -" + setting
+	}
+	return fmt.Sprintf("input %q", setting)
+}
+
+// parseConfig turns raw settings into a Config. get returns a setting's
+// raw value, "" when unset (the default applies). Every malformed value
+// is reported, not just the first.
+func parseConfig(src source, get func(setting string) string) (Config, error) {
+	c := Config{source: src}
+	var errs []error
+	str := func(setting, def string) string {
+		if v := strings.TrimSpace(get(setting)); v != "" {
+			return v
+		}
+		return def
+	}
+	integer := func(setting string, def int) int {
+		v := str(setting, "")
+		if v == "" {
+			return def
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s must be a positive integer, got %q", c.name(setting), v))
+			return def
+		}
+		return n
+	}
+	number := func(setting string, def float64) float64 {
+		v := str(setting, "")
+		if v == "" {
+			return def
+		}
+		f, err := strconv.ParseFloat(strings.TrimSuffix(v, "%"), 64)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s must be a number, got %q", c.name(setting), v))
+			return def
+		}
+		return f
+	}
+	boolean := func(setting string, def bool) bool {
+		v := str(setting, "")
+		if v == "" {
+			return def
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s must be true or false, got %q", c.name(setting), v))
+			return def
+		}
+		return b
+	}
+	duration := func(setting string, def time.Duration) time.Duration {
+		v := str(setting, "")
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s must be a duration such as 10m, got %q", c.name(setting), v))
+			return def
+		}
+		return d
+	}
+
+	c.Mode = Mode(strings.ToLower(str("mode", string(ModeRun))))
+	c.Token = strings.TrimSpace(get("github-token"))
+	c.WorkingDirectory = str("working-directory", DefaultWorkingDirectory)
+	c.Packages = splitList(str("packages", DefaultPackages))
+	c.Bench = str("bench", DefaultBench)
+	c.Count = integer("count", runner.DefaultCount)
+	c.Benchtime = str("benchtime", runner.DefaultBenchtime)
+	c.Timeout = duration("timeout", DefaultTimeout)
+	c.Baseline = str("baseline", "")
+	c.Threshold = number("threshold", DefaultThreshold)
+	c.Alpha = number("alpha", DefaultAlpha)
+	c.OutputDir = str("output-dir", DefaultOutputDir)
+	c.Comment = boolean("comment", true)
+	c.CommentKey = str("comment-key", "")
+	c.NATS = boolean("nats", true)
+	c.FailOnRegression = boolean("fail-on-regression", false)
+	c.Report = str("report", "")
+	// A value that did not parse kept its (valid) default, so Validate
+	// adds only the other problems.
+	if err := c.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return c, errors.Join(errs...)
+}
+
+// splitList splits a list input: one item per line, or separated by
+// spaces or commas, as users write them in YAML.
+func splitList(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool {
+		return r == ',' || r == ' ' || r == '\t' || r == '\n' || r == '\r'
+	})
+}
+
+// Validate checks every setting and reports all the problems, each
+// naming its input (or flag).
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(setting, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s "+format, append([]any{c.name(setting)}, args...)...))
+	}
+	switch c.Mode {
+	case ModeRun:
+	case ModePost:
+		if c.Report == "" {
+			bad("report", "is required when mode is %q: the path of report.json or of the directory that holds it", ModePost)
+		}
+	default:
+		bad("mode", "must be %q or %q, got %q", ModeRun, ModePost, c.Mode)
+	}
+	if len(c.Packages) == 0 {
+		bad("packages", "must name at least one package pattern")
+	}
+	if c.Count < 1 {
+		bad("count", "must be a positive integer, got %d", c.Count)
+	}
+	if _, err := regexp.Compile(c.Bench); err != nil {
+		bad("bench", "is not a valid regular expression: %v", err)
+	}
+	if err := validBenchtime(c.Benchtime); err != nil {
+		bad("benchtime", "%v", err)
+	}
+	if c.Timeout <= 0 {
+		bad("timeout", "must be a positive duration, got %s", c.Timeout)
+	}
+	if math.IsNaN(c.Threshold) || math.IsInf(c.Threshold, 0) || c.Threshold <= 0 {
+		bad("threshold", "must be a positive percentage, got %v", c.Threshold)
+	}
+	if !(c.Alpha > 0 && c.Alpha < 1) {
+		bad("alpha", "must be between 0 and 1, got %v", c.Alpha)
+	}
+	if c.OutputDir == "" {
+		bad("output-dir", "must not be empty")
+	}
+	if strings.ContainsAny(c.Baseline, " \t\r\n\x00") || strings.HasPrefix(c.Baseline, "-") {
+		bad("baseline", "must be a commit, branch or tag, got %q", c.Baseline)
+	}
+	return errors.Join(errs...)
+}
+
+// validBenchtime accepts what -test.benchtime accepts: a positive
+// duration or a positive iteration count such as 100x.
+func validBenchtime(s string) error {
+	if n, ok := strings.CutSuffix(s, "x"); ok {
+		if v, err := strconv.Atoi(n); err == nil && v > 0 {
+			return nil
+		}
+		return fmt.Errorf("must be a positive iteration count such as 100x, got %q", s)
+	}
+	if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return nil
+	}
+	return fmt.Errorf("must be a positive duration such as 100ms or a count such as 100x, got %q", s)
+}

@@ -1,0 +1,220 @@
+package app
+
+import (
+	"bufio"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/natsbench/natsbench-action/runner"
+)
+
+// inputs is a map-backed source of settings that fails the test on a
+// setting the code should not read.
+func inputs(t *testing.T, m map[string]string) func(string) string {
+	t.Helper()
+	known := map[string]bool{}
+	for _, name := range actionInputs(t) {
+		known[name] = true
+	}
+	return func(name string) string {
+		if !known[name] {
+			t.Errorf("read setting %q, which action.yml does not declare", name)
+		}
+		return m[name]
+	}
+}
+
+func TestParseConfigDefaults(t *testing.T) {
+	c, err := parseConfig(fromInput, inputs(t, nil))
+	if err != nil {
+		t.Fatalf("parseConfig(no inputs): %v", err)
+	}
+	want := Config{
+		Mode:             ModeRun,
+		WorkingDirectory: ".",
+		Packages:         []string{"./..."},
+		Bench:            ".",
+		Count:            runner.DefaultCount,
+		Benchtime:        runner.DefaultBenchtime,
+		Timeout:          runner.DefaultTimeout,
+		Threshold:        5,
+		Alpha:            0.05,
+		OutputDir:        "natsbench-results",
+		Comment:          true,
+		NATS:             true,
+	}
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
+	}
+}
+
+func TestParseConfigValues(t *testing.T) {
+	c, err := parseConfig(fromInput, inputs(t, map[string]string{
+		"github-token":       " ghs_secret ",
+		"packages":           "./a/...\n./b, ./c",
+		"bench":              "^BenchmarkX$",
+		"count":              "7",
+		"benchtime":          "500x",
+		"timeout":            "90s",
+		"baseline":           "v1.2.3",
+		"threshold":          "2.5",
+		"alpha":              "0.01",
+		"comment":            "False",
+		"comment-key":        "linux",
+		"nats":               "false",
+		"fail-on-regression": "true",
+		"mode":               "post",
+		"report":             "results",
+	}))
+	if err != nil {
+		t.Fatalf("parseConfig: %v", err)
+	}
+	if c.Token != "ghs_secret" || !reflect.DeepEqual(c.Packages, []string{"./a/...", "./b", "./c"}) ||
+		c.Count != 7 || c.Benchtime != "500x" || c.Timeout != 90*time.Second || c.Baseline != "v1.2.3" ||
+		c.Threshold != 2.5 || c.Alpha != 0.01 || c.Comment || c.CommentKey != "linux" || c.NATS ||
+		!c.FailOnRegression || c.Mode != ModePost || c.Report != "results" {
+		t.Errorf("parsed %+v", c)
+	}
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		in   map[string]string
+		want []string // every one must be in the error
+	}{
+		{"alpha too big", map[string]string{"alpha": "2"}, []string{`input "alpha" must be between 0 and 1, got 2`}},
+		{"alpha zero", map[string]string{"alpha": "0"}, []string{`input "alpha" must be between 0 and 1`}},
+		{"alpha text", map[string]string{"alpha": "high"}, []string{`input "alpha" must be a number, got "high"`}},
+		{"count word", map[string]string{"count": "zero"}, []string{`input "count" must be a positive integer, got "zero"`}},
+		{"count zero", map[string]string{"count": "0"}, []string{`input "count" must be a positive integer, got 0`}},
+		{"bench regexp", map[string]string{"bench": "("}, []string{`input "bench" is not a valid regular expression: error parsing regexp: missing closing ): ` + "`(`"}},
+		{"benchtime", map[string]string{"benchtime": "fast"}, []string{`input "benchtime" must be a positive duration such as 100ms or a count such as 100x, got "fast"`}},
+		{"benchtime count", map[string]string{"benchtime": "0x"}, []string{`input "benchtime" must be a positive iteration count`}},
+		{"timeout", map[string]string{"timeout": "soon"}, []string{`input "timeout" must be a duration such as 10m, got "soon"`}},
+		{"threshold", map[string]string{"threshold": "-1"}, []string{`input "threshold" must be a positive percentage, got -1`}},
+		{"bool", map[string]string{"comment": "yes"}, []string{`input "comment" must be true or false, got "yes"`}},
+		{"mode", map[string]string{"mode": "dry-run"}, []string{`input "mode" must be "run" or "post", got "dry-run"`}},
+		{"post without report", map[string]string{"mode": "post"}, []string{`input "report" is required when mode is "post"`}},
+		{"baseline option", map[string]string{"baseline": "--upload-pack=x"}, []string{`input "baseline" must be a commit, branch or tag`}},
+		{"several", map[string]string{"alpha": "2", "count": "zero"}, []string{`input "alpha"`, `input "count"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseConfig(fromInput, inputs(t, tc.in))
+			if err == nil {
+				t.Fatalf("parseConfig(%v) succeeded, want an error", tc.in)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q\ndoes not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestFlagErrorsNameTheFlag(t *testing.T) {
+	_, err := parseConfig(fromFlag, func(s string) string {
+		if s == "alpha" {
+			return "2"
+		}
+		return ""
+	})
+	if err == nil || !strings.Contains(err.Error(), "flag -alpha must be between 0 and 1") {
+		t.Errorf("got %v, want an error naming flag -alpha", err)
+	}
+}
+
+// actionInputs returns the inputs action.yml declares, in order.
+func actionInputs(t *testing.T) []string {
+	t.Helper()
+	var names []string
+	for name := range actionDefaults(t) {
+		names = append(names, name)
+	}
+	return names
+}
+
+// actionDefaults reads the inputs and their defaults from action.yml. A
+// line scan suffices for the file's flat, two-level layout.
+func actionDefaults(t *testing.T) map[string]string {
+	t.Helper()
+	f, err := os.Open("../../action.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	defaults := map[string]string{}
+	section, input := "", ""
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "" || strings.HasPrefix(strings.TrimSpace(line), "#"):
+		case !strings.HasPrefix(line, " "):
+			section = strings.TrimSuffix(line, ":")
+		case section == "inputs" && strings.HasPrefix(line, "  ") && !strings.HasPrefix(line, "   "):
+			input = strings.TrimSuffix(strings.TrimSpace(line), ":")
+			defaults[input] = ""
+		case section == "inputs" && strings.HasPrefix(strings.TrimSpace(line), "default:"):
+			v := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "default:"))
+			defaults[input] = strings.Trim(v, `'"`)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return defaults
+}
+
+// TestActionDefaults keeps action.yml's defaults equal to the code's, so
+// the action and `go run .` behave alike.
+func TestActionDefaults(t *testing.T) {
+	got := actionDefaults(t)
+	want := map[string]string{
+		"github-token":       "${{ github.token }}",
+		"mode":               "run",
+		"report":             "",
+		"working-directory":  DefaultWorkingDirectory,
+		"packages":           DefaultPackages,
+		"bench":              DefaultBench,
+		"count":              strconv.Itoa(runner.DefaultCount),
+		"benchtime":          runner.DefaultBenchtime,
+		"timeout":            "10m",
+		"baseline":           "",
+		"threshold":          strconv.FormatFloat(DefaultThreshold, 'g', -1, 64),
+		"alpha":              strconv.FormatFloat(DefaultAlpha, 'g', -1, 64),
+		"output-dir":         DefaultOutputDir,
+		"comment":            "true",
+		"comment-key":        "",
+		"nats":               "true",
+		"fail-on-regression": "false",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("action.yml inputs and defaults:\n got %v\nwant %v", got, want)
+	}
+	if d, _ := time.ParseDuration(got["timeout"]); d != DefaultTimeout {
+		t.Errorf("action.yml timeout %q, code %s", got["timeout"], DefaultTimeout)
+	}
+}
+
+func TestBenchEnvDropsSecrets(t *testing.T) {
+	got := benchEnv([]string{
+		"PATH=/usr/bin",
+		"INPUT_GITHUB-TOKEN=ghs_x",
+		"INPUT_COUNT=5",
+		"ACTIONS_RUNTIME_TOKEN=abc",
+		"ACTIONS_ID_TOKEN_REQUEST_URL=https://x",
+		"GITHUB_TOKEN=ghs_x",
+		"MY_COPY=ghs_x",
+		"GITHUB_SHA=deadbeef",
+	}, "ghs_x")
+	want := []string{"PATH=/usr/bin", "GITHUB_SHA=deadbeef"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("benchEnv = %v, want %v", got, want)
+	}
+}

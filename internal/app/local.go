@@ -1,0 +1,210 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+
+	"github.com/natsbench/natsbench-action/compare"
+	"github.com/natsbench/natsbench-action/runner"
+)
+
+// usage heads the local command's help.
+const usage = `natsbench benchmarks the Go checkout in the current directory against
+its baseline (interleaved rounds, benchstat statistics) and prints a
+markdown report. Progress goes to stderr; report.json, report.md,
+base.txt, head.txt and CPU profiles go to -output-dir.
+
+Usage:
+  natsbench [flags]
+  natsbench compare [-json FILE] [-md FILE] [-alpha A] [-threshold T] OLD NEW
+
+The baseline is -baseline if set, else the merge-base with the remote's
+default branch (origin/HEAD), else HEAD (uncommitted changes) or HEAD~1.
+
+Flags:
+`
+
+// runLocal benchmarks the checkout in the working directory.
+func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("natsbench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+	// Every flag is a string parsed by parseConfig, so that flags and
+	// action inputs share defaults, parsing and error messages.
+	settings := map[string]*setting{}
+	def := func(name, value, help string) {
+		s := &setting{value: value, isBool: value == "true" || value == "false"}
+		settings[name] = s
+		fs.Var(s, name, help)
+	}
+	def("packages", DefaultPackages, "package patterns to benchmark, comma- or space-separated")
+	def("bench", DefaultBench, "run only benchmarks matching this regular expression")
+	def("count", strconv.Itoa(runner.DefaultCount), "interleaved rounds (samples per benchmark and side)")
+	def("benchtime", runner.DefaultBenchtime, "time (100ms) or iterations (100x) per benchmark run")
+	def("timeout", DefaultTimeout.String(), "limit for one run of one test binary")
+	def("baseline", "", "commit, branch or tag to compare against (default: see above)")
+	def("threshold", strconv.FormatFloat(DefaultThreshold, 'g', -1, 64), "smallest change in percent that counts")
+	def("alpha", strconv.FormatFloat(DefaultAlpha, 'g', -1, 64), "significance level")
+	def("output-dir", DefaultOutputDir, "directory for the report and raw results")
+	def("nats", "true", "give each benchmark an in-process NATS server in NATS_URL")
+	def("fail-on-regression", "false", "exit with status 1 if anything regressed")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return fmt.Errorf("parsing flags: %w", err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (did you mean `compare OLD NEW`?)", fs.Arg(0))
+	}
+	cfg, err := parseConfig(fromFlag, func(s string) string {
+		if p, ok := settings[s]; ok {
+			return p.value
+		}
+		return ""
+	})
+	if err != nil {
+		return fmt.Errorf("invalid configuration: %w", err)
+	}
+
+	cwd, err := os.Getwd()
+	if err != nil {
+		return fmt.Errorf("finding the working directory: %w", err)
+	}
+	baseline := cfg.Baseline
+	if baseline == "" {
+		if baseline, err = localBaseline(ctx, cwd); err != nil {
+			return err
+		}
+	}
+	if baseline == "" {
+		fmt.Fprintln(stderr, "natsbench: no baseline (a single commit?): reporting absolute figures")
+	} else {
+		fmt.Fprintf(stderr, "natsbench: comparing the checkout with %s\n", baseline)
+	}
+	r, _, err := benchmark(ctx, cfg, cwd, baseline, stderr)
+	if err != nil {
+		return err
+	}
+	md := compare.Markdown(r, compare.MarkdownOptions{})
+	_, mdPath, err := writeReport(cfg.OutputDir, r, md)
+	if err != nil {
+		return err
+	}
+	if _, err := io.WriteString(stdout, md); err != nil {
+		return fmt.Errorf("printing the report: %w", err)
+	}
+	regressions := r.Summary[compare.Regression]
+	fmt.Fprintf(stderr, "natsbench: %d regressions, %d improvements; report in %s\n", regressions, r.Summary[compare.Improvement], mdPath)
+	if cfg.FailOnRegression && regressions > 0 {
+		return fmt.Errorf("%w: %d", ErrRegressions, regressions)
+	}
+	return nil
+}
+
+// runCompare is `compare OLD NEW`: benchstat's comparison of two files of
+// Go benchmark output, with natsbench's verdicts, as markdown on stdout.
+// With one file it reports absolute figures.
+func runCompare(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("natsbench compare", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	jsonOut := fs.String("json", "", "also write the report as JSON to `FILE`")
+	mdOut := fs.String("md", "", "also write the markdown report to `FILE`")
+	alpha := fs.String("alpha", strconv.FormatFloat(DefaultAlpha, 'g', -1, 64), "significance level")
+	threshold := fs.String("threshold", strconv.FormatFloat(DefaultThreshold, 'g', -1, 64), "smallest change in percent that counts")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: natsbench compare [-json FILE] [-md FILE] [-alpha A] [-threshold T] OLD NEW\n\nOLD and NEW hold Go benchmark output (as for benchstat); with NEW alone the report\nhas absolute figures.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return fmt.Errorf("compare: parsing flags: %w", err)
+	}
+	cfg, err := parseConfig(fromFlag, func(s string) string {
+		switch s {
+		case "alpha":
+			return *alpha
+		case "threshold":
+			return *threshold
+		}
+		return ""
+	})
+	if err != nil {
+		return fmt.Errorf("compare: %w", err)
+	}
+	var in compare.Input
+	switch fs.NArg() {
+	case 1:
+		in.HeadName = fs.Arg(0)
+	case 2:
+		in.BaseName, in.HeadName = fs.Arg(0), fs.Arg(1)
+		if in.Base, err = os.ReadFile(in.BaseName); err != nil {
+			return fmt.Errorf("compare: %w", err)
+		}
+	default:
+		fs.Usage()
+		return fmt.Errorf("compare: want OLD NEW (or NEW alone), got %d files", fs.NArg())
+	}
+	if in.Head, err = os.ReadFile(in.HeadName); err != nil {
+		return fmt.Errorf("compare: %w", err)
+	}
+	in.Options = compare.Options{Alpha: cfg.Alpha, Threshold: cfg.Threshold}
+	in.Config = compare.Config{Threshold: cfg.Threshold, Alpha: cfg.Alpha}
+	in.BaseRef = compare.Ref{Ref: in.BaseName}
+	in.HeadRef = compare.Ref{Ref: in.HeadName}
+	r, err := compare.Compute(in)
+	if err != nil {
+		return fmt.Errorf("compare: %w", err)
+	}
+	md := compare.Markdown(r, compare.MarkdownOptions{})
+	if *jsonOut != "" {
+		f, err := os.Create(*jsonOut)
+		if err != nil {
+			return fmt.Errorf("compare: %w", err)
+		}
+		werr := compare.WriteJSON(f, r)
+		if cerr := f.Close(); werr == nil {
+			werr = cerr
+		}
+		if werr != nil {
+			return fmt.Errorf("compare: writing %s: %w", *jsonOut, werr)
+		}
+	}
+	if *mdOut != "" {
+		if err := os.WriteFile(*mdOut, []byte(md), 0o644); err != nil {
+			return fmt.Errorf("compare: %w", err)
+		}
+	}
+	if _, err := io.WriteString(stdout, md); err != nil {
+		return fmt.Errorf("compare: printing the report: %w", err)
+	}
+	return nil
+}
+
+// setting is a flag kept as text for parseConfig. Boolean settings can be
+// given bare (-fail-on-regression), as the flag package's own booleans.
+type setting struct {
+	value  string
+	isBool bool
+}
+
+func (s *setting) String() string {
+	if s == nil {
+		return ""
+	}
+	return s.value
+}
+
+func (s *setting) Set(v string) error { s.value = v; return nil }
+
+func (s *setting) IsBoolFlag() bool { return s.isBool }
