@@ -1,0 +1,173 @@
+package benchmarks
+
+import (
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/natsbench/natsbench-action/botdb"
+)
+
+// BenchmarkSingleEventLatency (1) publishes one chat event at a time and
+// waits until the service has committed it: the time from the bot's publish
+// to the event being in the database, with nothing else in flight. One op
+// is one event.
+func BenchmarkSingleEventLatency(b *testing.B) {
+	ctx := b.Context()
+	env := NewEnv(b, botdb.ServiceConfig{})
+	user := env.NewUser("single")
+	warmUp(b, env, user, 10)
+	check, err := StartStoredCheck(ctx, env.DB, user)
+	if err != nil {
+		b.Fatal(err)
+	}
+	lats := make([]time.Duration, 0, 4096)
+	for b.Loop() {
+		start := time.Now()
+		seq, err := env.Publish(ctx, ChatEvent(user, len(lats)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := env.WaitApplied(ctx, seq, true); err != nil {
+			b.Fatal(err)
+		}
+		lats = append(lats, time.Since(start))
+	}
+	CheckAllStored(ctx, b, env.DB, check, len(lats))
+	ReportLatencies(b, lats)
+}
+
+// BenchmarkUserStatsLatency (2) asks the user_stats query over NATS
+// request/reply, as the bot's commands do, for a user with a history. One op
+// is one request and its decoded reply.
+func BenchmarkUserStatsLatency(b *testing.B) {
+	ctx := b.Context()
+	env := NewEnv(b, botdb.ServiceConfig{})
+	user := env.NewUser("stats")
+	const lines = 100
+	warmUp(b, env, user, lines)
+	if err := env.Sync(ctx); err != nil {
+		b.Fatal(err)
+	}
+	// The first query opens a read connection and warms its statements.
+	if _, err := env.Client.UserStats(ctx, user); err != nil {
+		b.Fatal(err)
+	}
+	lats := make([]time.Duration, 0, 4096)
+	for b.Loop() {
+		start := time.Now()
+		rep, err := env.Client.UserStats(ctx, user)
+		if err != nil {
+			b.Fatal(err)
+		}
+		lats = append(lats, time.Since(start))
+		if !rep.Found || rep.TotalChatLines != lines {
+			b.Fatalf("user_stats for %s: found %v with %d chat lines, want %d", user, rep.Found, rep.TotalChatLines, lines)
+		}
+	}
+	ReportLatencies(b, lats)
+}
+
+// warmUp publishes n chat lines of user and waits until they are stored, so
+// that the first measured op does not pay for first-use costs (the
+// consumer's first pull, SQLite's page cache).
+func warmUp(b *testing.B, env *Env, user string, n int) {
+	b.Helper()
+	ctx := b.Context()
+	var seq uint64
+	for i := range n {
+		var err error
+		if seq, err = env.Publish(ctx, ChatEvent(user, i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := env.WaitApplied(ctx, seq, false); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// concurrentPublishers is the original's concurrency test: 50 publishers.
+const concurrentPublishers = 50
+
+// BenchmarkConcurrentLatency (3) runs 50 publishers at once, each publishing
+// one chat event and waiting until it is committed before the next: the
+// latency a bot sees when many parts of it log at the same time, and the
+// rate they reach together. One op is one event; b.N is shared among the
+// publishers.
+func BenchmarkConcurrentLatency(b *testing.B) {
+	env := NewEnv(b, botdb.ServiceConfig{})
+	b.Run("publishers=50", func(b *testing.B) {
+		ctx := b.Context()
+		users := make([]string, concurrentPublishers)
+		checks := make([]StoredCheck, concurrentPublishers)
+		for i := range users {
+			users[i] = env.NewUser("concurrent")
+		}
+		// One check over all: the log grows by b.N; each user's counter by
+		// what that publisher sent.
+		id0, err := LastMessageID(ctx, env.DB)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i, u := range users {
+			if checks[i], err = StartStoredCheck(ctx, env.DB, u); err != nil {
+				b.Fatal(err)
+			}
+		}
+		w := env.Watch(ctx)
+		defer w.Stop()
+
+		var next atomic.Int64
+		lats := make([][]time.Duration, concurrentPublishers)
+		errs := make([]error, concurrentPublishers)
+		var wg sync.WaitGroup
+		b.ResetTimer()
+		start := time.Now()
+		for p := range concurrentPublishers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := int(next.Add(1)); i <= b.N; i = int(next.Add(1)) {
+					t0 := time.Now()
+					seq, err := env.Publish(ctx, ChatEvent(users[p], i))
+					if err == nil {
+						err = w.Wait(ctx, seq)
+					}
+					if err != nil {
+						errs[p] = err
+						return
+					}
+					lats[p] = append(lats[p], time.Since(t0))
+				}
+			}()
+		}
+		wg.Wait()
+		elapsed := time.Since(start)
+		b.StopTimer()
+		var all []time.Duration
+		for p := range concurrentPublishers {
+			if errs[p] != nil {
+				b.Fatalf("publisher %d: %v", p, errs[p])
+			}
+			got, err := checks[p].StoredLines(ctx, env.DB)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if got != int64(len(lats[p])) {
+				b.Fatalf("publisher %d: %d of its %d events stored", p, got, len(lats[p]))
+			}
+			all = append(all, lats[p]...)
+		}
+		id1, err := LastMessageID(ctx, env.DB)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if id1-id0 != int64(b.N) {
+			b.Fatalf("chat log grew by %d lines for %d events published", id1-id0, b.N)
+		}
+		b.ReportMetric(float64(id1-id0)/float64(b.N), "stored-fraction")
+		ReportRate(b, b.N, elapsed)
+		ReportLatencies(b, all)
+	})
+}
