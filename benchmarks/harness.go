@@ -268,7 +268,7 @@ func ChatEvent(user string, i int) botdb.Event {
 // number was stored: the user's counter and the chat log must both have
 // grown by want.
 type StoredCheck struct {
-	user             string
+	user            string
 	lines0, lastID0 int64
 }
 
