@@ -1,0 +1,661 @@
+package botdb
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
+)
+
+// Service defaults.
+const (
+	DefaultPrefix    = "rosey"
+	DefaultStream    = "BOTDB_EVENTS"
+	DefaultDurable   = "botdb"
+	DefaultMaxBatch  = 1000
+	DefaultQueryWait = 10 * time.Second
+
+	// ServiceName and ServiceVersion identify the micro service, so that
+	// `nats micro ls` / `nats micro info botdb` find it.
+	ServiceName    = "botdb"
+	ServiceVersion = "1.0.0"
+
+	// MinSeqHeader, on a query, carries the stream sequence the reply must
+	// reflect (read-your-writes). Client sets it from its last Sync.
+	MinSeqHeader = "Botdb-Min-Seq"
+
+	// fetchWait bounds one idle pull request; Stop cancels it at once.
+	fetchWait = 5 * time.Second
+)
+
+// ErrNoJetStream is returned by NewService when the NATS server (or the
+// account) has JetStream disabled and the configuration asks for it.
+var ErrNoJetStream = errors.New("nats server has no JetStream")
+
+// ServiceConfig configures NewService. The zero value is usable.
+type ServiceConfig struct {
+	Prefix string // subject prefix, default "rosey"
+	// NoJetStream consumes with plain subscriptions: events published while
+	// the service is down are lost (a warning says so at start).
+	NoJetStream bool
+	Stream      string        // JetStream stream, default "BOTDB_EVENTS"
+	Durable     string        // durable consumer, default "botdb"
+	MaxBatch    int           // most events in one transaction, default 1000
+	Linger      time.Duration // wait this long for more events before a commit (0: commit as soon as the inbox is empty)
+	// QueryWait bounds how long a query waits for earlier events to be
+	// applied (read-your-writes), default 10s.
+	QueryWait time.Duration
+	Logger    *slog.Logger // nil discards
+}
+
+func (c *ServiceConfig) setDefaults() error {
+	if err := validatePrefix(c.Prefix); err != nil {
+		return err
+	}
+	if c.Prefix == "" {
+		c.Prefix = DefaultPrefix
+	}
+	if c.Stream == "" {
+		c.Stream = DefaultStream
+	}
+	if c.Durable == "" {
+		c.Durable = DefaultDurable
+	}
+	if c.MaxBatch < 0 || c.Linger < 0 || c.QueryWait < 0 {
+		return errors.New("max batch, linger and query wait must not be negative")
+	}
+	if c.MaxBatch == 0 {
+		c.MaxBatch = DefaultMaxBatch
+	}
+	if c.QueryWait == 0 {
+		c.QueryWait = DefaultQueryWait
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return nil
+}
+
+// Health is the service's view of itself, as the health query returns it.
+// The counters cover this process's lifetime.
+type Health struct {
+	EventsApplied  int64 `json:"events_applied"`
+	EventsRejected int64 `json:"events_rejected"`
+	// LastSequence is the last stream sequence committed to the database
+	// (with NoJetStream: the number of event messages processed).
+	LastSequence uint64 `json:"last_sequence"`
+	Batches      int64  `json:"batches"`
+	JetStream    bool   `json:"jetstream"`
+	Stream       string `json:"stream,omitempty"`
+	Version      string `json:"version"`
+	StartedAt    int64  `json:"started_at"` // Unix seconds
+}
+
+// Service consumes bot events from NATS into a DB and answers queries over
+// NATS. Create it with NewService; stop it with Stop.
+type Service struct {
+	db   *DB
+	nc   *nats.Conn
+	cfg  ServiceConfig
+	log  *slog.Logger
+	subj Subjects
+
+	ctx     context.Context // long-lived, for database work; never cancelled
+	started time.Time
+
+	micro micro.Service
+
+	// JetStream mode.
+	cons         jetstream.Consumer
+	source       string // cursor key: stream name and creation time
+	cursor       uint64 // consume loop only
+	fetchCtx     context.Context
+	cancelFetch  context.CancelFunc
+	streamInfoRq string
+
+	// Core mode.
+	subs     []*nats.Subscription
+	coreMu   sync.Mutex
+	coreQ    []*nats.Msg
+	coreWake chan struct{}
+	received atomic.Uint64 // event messages queued by the subscriptions
+
+	applied, rejected, batches atomic.Int64
+	lastSeq                    atomic.Uint64
+
+	progMu   sync.Mutex
+	progress chan struct{} // closed and replaced after each commit
+
+	stopOnce sync.Once
+	stop     chan struct{}
+	done     chan struct{}
+	runErr   error // set by the consume loop before done is closed
+}
+
+// NewService starts consuming events into db and answering queries on nc.
+// ctx bounds the set-up only; the service runs until Stop.
+//
+// With JetStream (the default) it creates or updates the stream (the event
+// subjects listed exactly, interest retention) and a durable pull consumer,
+// and resets that consumer so that events delivered to a previous instance
+// but never acknowledged are redelivered at once instead of after the ack
+// wait. Events the database already holds (stream sequence at or below the
+// stored cursor) are skipped, which makes redelivery after a crash safe.
+func NewService(ctx context.Context, nc *nats.Conn, db *DB, cfg ServiceConfig) (*Service, error) {
+	if nc == nil || db == nil {
+		return nil, errors.New("starting botdb service: nil connection or database")
+	}
+	if err := cfg.setDefaults(); err != nil {
+		return nil, fmt.Errorf("starting botdb service: %w", err)
+	}
+	s := &Service{
+		db:       db,
+		nc:       nc,
+		cfg:      cfg,
+		log:      cfg.Logger,
+		subj:     NewSubjects(cfg.Prefix),
+		ctx:      context.WithoutCancel(ctx),
+		started:  time.Now(),
+		progress: make(chan struct{}),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	s.fetchCtx, s.cancelFetch = context.WithCancel(s.ctx)
+	var err error
+	if cfg.NoJetStream {
+		err = s.startCore()
+	} else {
+		err = s.startJetStream(ctx)
+	}
+	if err != nil {
+		s.cancelFetch()
+		return nil, fmt.Errorf("starting botdb service: %w", err)
+	}
+	if err := s.startMicro(); err != nil {
+		_ = s.Stop(ctx)
+		return nil, fmt.Errorf("starting botdb service: %w", err)
+	}
+	// The server knows every subscription before NewService returns, so
+	// that a query sent right after it is not met with "no responders".
+	if err := s.nc.FlushWithContext(ctx); err != nil {
+		_ = s.Stop(ctx)
+		return nil, fmt.Errorf("starting botdb service: %w", err)
+	}
+	return s, nil
+}
+
+func (s *Service) startJetStream(ctx context.Context) error {
+	js, err := jetstream.New(s.nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	if _, err := js.AccountInfo(ctx); err != nil {
+		if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
+			return ErrNoJetStream
+		}
+		return fmt.Errorf("checking jetstream: %w", err)
+	}
+	subjects := append(s.subj.EventSubjects(), s.subj.Sync)
+	stream, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        s.cfg.Stream,
+		Description: "botdb events (" + s.cfg.Prefix + ")",
+		Subjects:    subjects,
+		// Interest retention: an event stays until the durable consumer
+		// acknowledges it (after the database commit), so storage stays
+		// bounded and nothing published while botdb is down is dropped.
+		Retention: jetstream.InterestPolicy,
+		Storage:   jetstream.FileStorage,
+	})
+	if err != nil {
+		return fmt.Errorf("creating stream %s: %w", s.cfg.Stream, err)
+	}
+	info := stream.CachedInfo()
+	s.source = fmt.Sprintf("nats:%s:%d", s.cfg.Stream, info.Created.UnixNano())
+	s.streamInfoRq = "$JS.API.STREAM.INFO." + s.cfg.Stream
+	cons, err := js.CreateOrUpdateConsumer(ctx, s.cfg.Stream, jetstream.ConsumerConfig{
+		Durable:       s.cfg.Durable,
+		Description:   "botdb database writer",
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		// Acks after each commit cover the whole batch.
+		AckPolicy:     jetstream.AckAllPolicy,
+		AckWait:       30 * time.Second,
+		MaxAckPending: 10 * s.cfg.MaxBatch,
+		MaxDeliver:    -1,
+	})
+	if err != nil {
+		return fmt.Errorf("creating consumer %s: %w", s.cfg.Durable, err)
+	}
+	s.cons = cons
+	if _, err := js.ResetConsumer(ctx, s.cfg.Stream, s.cfg.Durable); err != nil {
+		// Older servers (before 2.14) lack the reset API: still correct,
+		// only slower to redeliver after a crash.
+		s.log.Warn("could not reset consumer: unacknowledged events are redelivered after the 30s ack wait", "error", err)
+	}
+	cur, err := s.db.Cursor(ctx, s.source)
+	if err != nil {
+		return fmt.Errorf("reading cursor: %w", err)
+	}
+	s.cursor = cur
+	s.lastSeq.Store(cur)
+	s.log.Info("consuming events", "stream", s.cfg.Stream, "consumer", s.cfg.Durable, "cursor", cur, "pending", info.State.Msgs)
+	go s.consumeLoop()
+	return nil
+}
+
+func (s *Service) startMicro() error {
+	svc, err := micro.AddService(s.nc, micro.Config{
+		Name:        ServiceName,
+		Version:     ServiceVersion,
+		Description: "chat bot database: user and channel statistics",
+		Metadata:    map[string]string{"prefix": s.cfg.Prefix, "jetstream": strconv.FormatBool(!s.cfg.NoJetStream)},
+		ErrorHandler: func(_ micro.Service, e *micro.NATSError) {
+			s.log.Warn("query endpoint error", "subject", e.Subject, "error", e.Description)
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("adding micro service: %w", err)
+	}
+	s.micro = svc
+	endpoints := []struct {
+		name, subject string
+		h             micro.HandlerFunc
+	}{
+		{"user_stats", s.subj.UserStats, s.handleUserStats},
+		{"channel_stats", s.subj.ChannelStats, s.handleChannelStats},
+		{"recent_chat", s.subj.RecentChat, s.handleRecentChat},
+		{"health", s.subj.Health, s.handleHealth},
+	}
+	for _, ep := range endpoints {
+		if err := svc.AddEndpoint(ep.name, ep.h, micro.WithEndpointSubject(ep.subject)); err != nil {
+			return fmt.Errorf("adding endpoint %s: %w", ep.subject, err)
+		}
+	}
+	return nil
+}
+
+// Stop stops taking work (queries and new events), commits the events
+// already received, and returns once the consumer has finished or ctx ends.
+// Events received but not yet committed by then stay unacknowledged in the
+// stream and are applied by the next start.
+func (s *Service) Stop(ctx context.Context) error {
+	s.stopOnce.Do(func() {
+		if s.micro != nil {
+			if err := s.micro.Stop(); err != nil {
+				s.log.Warn("stopping query endpoints", "error", err)
+			}
+		}
+		if s.cfg.NoJetStream {
+			s.drainCore(ctx)
+		}
+		close(s.stop)
+		s.cancelFetch()
+	})
+	select {
+	case <-s.done:
+		return s.runErr
+	case <-ctx.Done():
+		return fmt.Errorf("stopping botdb service: %w", ctx.Err())
+	}
+}
+
+// Health returns the current counters.
+func (s *Service) Health() Health {
+	h := Health{
+		EventsApplied:  s.applied.Load(),
+		EventsRejected: s.rejected.Load(),
+		LastSequence:   s.lastSeq.Load(),
+		Batches:        s.batches.Load(),
+		JetStream:      !s.cfg.NoJetStream,
+		Version:        ServiceVersion,
+		StartedAt:      s.started.Unix(),
+	}
+	if !s.cfg.NoJetStream {
+		h.Stream = s.cfg.Stream
+	}
+	return h
+}
+
+// Subjects returns the subjects this service uses.
+func (s *Service) Subjects() Subjects { return s.subj }
+
+// stopping reports whether Stop was called.
+func (s *Service) stopping() bool {
+	select {
+	case <-s.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// committed records progress after a commit and wakes waiting queries.
+func (s *Service) committed(seq uint64, applied int) {
+	s.applied.Add(int64(applied))
+	s.batches.Add(1)
+	s.lastSeq.Store(seq)
+	s.progMu.Lock()
+	close(s.progress)
+	s.progress = make(chan struct{})
+	s.progMu.Unlock()
+}
+
+// waitApplied blocks until everything up to seq is committed.
+func (s *Service) waitApplied(ctx context.Context, seq uint64) error {
+	for {
+		if s.lastSeq.Load() >= seq {
+			return nil
+		}
+		s.progMu.Lock()
+		ch := s.progress
+		s.progMu.Unlock()
+		if s.lastSeq.Load() >= seq {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-s.done:
+			return fmt.Errorf("waiting for events up to %d: service stopped at %d", seq, s.lastSeq.Load())
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for events up to %d to be applied (applied up to %d): %w", seq, s.lastSeq.Load(), ctx.Err())
+		}
+	}
+}
+
+// reject counts and logs an event that will not be stored.
+func (s *Service) reject(subject string, seq uint64, err error) {
+	s.rejected.Add(1)
+	s.log.Warn("event rejected", "subject", subject, "seq", seq, "reason", err.Error())
+}
+
+// rawEvent is one received message on its way to the store.
+type rawEvent struct {
+	seq     uint64
+	subject string
+	data    []byte
+}
+
+// parsed turns raw messages into events, rejecting the bad ones. seqs[i] is
+// the sequence of events[i].
+func (s *Service) parse(raws []rawEvent) (events []Event, seqs []uint64) {
+	events = make([]Event, 0, len(raws))
+	seqs = make([]uint64, 0, len(raws))
+	for _, r := range raws {
+		if r.subject == s.subj.Sync {
+			continue // a read barrier, not an event
+		}
+		kind, ok := s.subj.Events[r.subject]
+		if !ok {
+			s.reject(r.subject, r.seq, errors.New("subject: not an event subject"))
+			continue
+		}
+		e, err := ParseEvent(kind, r.data)
+		if err != nil {
+			s.reject(r.subject, r.seq, err)
+			continue
+		}
+		events = append(events, e)
+		seqs = append(seqs, r.seq)
+	}
+	return events, seqs
+}
+
+// apply writes events in one transaction, recording lastSeq as the cursor
+// when source is set. If the store refuses one event, each is retried alone
+// so that only the bad one is rejected. A database failure is retried with
+// backoff until it succeeds or the service stops; it returns the number of
+// events stored.
+func (s *Service) apply(lastSeq uint64, events []Event, seqs []uint64, subjects func(int) string) (int, error) {
+	backoff := 10 * time.Millisecond
+	for {
+		var err error
+		if s.source != "" {
+			err = s.db.ApplyFrom(s.ctx, s.source, lastSeq, events)
+		} else {
+			err = s.db.Apply(s.ctx, events)
+		}
+		if err == nil {
+			return len(events), nil
+		}
+		if errors.Is(err, ErrInvalid) && len(events) > 0 {
+			return s.applyOneByOne(lastSeq, events, seqs, subjects)
+		}
+		s.log.Error("writing events to the database; retrying", "events", len(events), "error", err)
+		if s.stopping() {
+			return 0, fmt.Errorf("writing %d events: %w", len(events), err)
+		}
+		select {
+		case <-time.After(backoff):
+		case <-s.stop:
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+}
+
+func (s *Service) applyOneByOne(lastSeq uint64, events []Event, seqs []uint64, subjects func(int) string) (int, error) {
+	n := 0
+	for i, e := range events {
+		var err error
+		if s.source != "" {
+			err = s.db.ApplyFrom(s.ctx, s.source, seqs[i], []Event{e})
+		} else {
+			err = s.db.Apply(s.ctx, []Event{e})
+		}
+		switch {
+		case err == nil:
+			n++
+		case errors.Is(err, ErrInvalid):
+			s.reject(subjects(i), seqs[i], err)
+		default:
+			return n, fmt.Errorf("writing event %d: %w", seqs[i], err)
+		}
+	}
+	if s.source != "" {
+		// Records the cursor past trailing barriers or rejected events.
+		if err := s.db.ApplyFrom(s.ctx, s.source, lastSeq, nil); err != nil {
+			return n, fmt.Errorf("recording cursor %d: %w", lastSeq, err)
+		}
+	}
+	return n, nil
+}
+
+// consumeLoop pulls batches with Fetch (not Consume: a prototype stalled for
+// about 30s in large bursts with Consume over in-process connections) and
+// commits each as one transaction.
+func (s *Service) consumeLoop() {
+	defer close(s.done)
+	pending := make([]jetstream.Msg, 0, s.cfg.MaxBatch)
+	var linger *time.Timer
+	if s.cfg.Linger > 0 {
+		linger = time.NewTimer(time.Hour)
+		linger.Stop()
+	}
+	flush := func() bool {
+		if len(pending) == 0 {
+			return true
+		}
+		err := s.commitJS(pending)
+		clear(pending)
+		pending = pending[:0]
+		if err != nil {
+			s.runErr = err
+			return false
+		}
+		return true
+	}
+	backoff := 50 * time.Millisecond
+	for !s.stopping() {
+		fctx, cancel := context.WithTimeout(s.fetchCtx, fetchWait)
+		batch, err := s.cons.Fetch(s.cfg.MaxBatch, jetstream.FetchContext(fctx))
+		if err != nil {
+			cancel()
+			if s.stopping() {
+				return
+			}
+			s.log.Warn("fetching events; retrying", "error", err)
+			select {
+			case <-time.After(backoff):
+			case <-s.stop:
+			}
+			backoff = min(2*backoff, 2*time.Second)
+			continue
+		}
+		backoff = 50 * time.Millisecond
+		msgs := batch.Messages()
+	recv:
+		for {
+			var m jetstream.Msg
+			var ok bool
+			if len(pending) == 0 {
+				m, ok = <-msgs
+			} else {
+				select {
+				case m, ok = <-msgs:
+				default:
+					if linger == nil {
+						if !flush() {
+							cancel()
+							return
+						}
+						continue
+					}
+					linger.Reset(s.cfg.Linger)
+					select {
+					case m, ok = <-msgs:
+						linger.Stop()
+					case <-linger.C:
+						if !flush() {
+							cancel()
+							return
+						}
+						continue
+					}
+				}
+			}
+			if !ok {
+				break recv
+			}
+			pending = append(pending, m)
+			if len(pending) >= s.cfg.MaxBatch && !flush() {
+				cancel()
+				return
+			}
+		}
+		ok := flush()
+		cancel()
+		if !ok {
+			return
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) && !s.stopping() {
+			s.log.Warn("fetch ended with an error", "error", err)
+		}
+	}
+}
+
+// commitJS applies one batch of stream messages and acknowledges it.
+func (s *Service) commitJS(msgs []jetstream.Msg) error {
+	raws := make([]rawEvent, 0, len(msgs))
+	var last jetstream.Msg
+	var lastSeq uint64
+	for _, m := range msgs {
+		meta, err := m.Metadata()
+		if err != nil {
+			s.log.Warn("message without stream metadata; skipped", "subject", m.Subject(), "error", err)
+			continue
+		}
+		last = m
+		seq := meta.Sequence.Stream
+		if seq <= s.cursor {
+			continue // committed before a crash, redelivered: skip (exactly once)
+		}
+		lastSeq = seq
+		raws = append(raws, rawEvent{seq: seq, subject: m.Subject(), data: m.Data()})
+	}
+	if len(raws) > 0 {
+		events, seqs := s.parse(raws)
+		n, err := s.apply(lastSeq, events, seqs, func(i int) string { return subjectOfSeq(raws, seqs[i]) })
+		if err != nil {
+			return err
+		}
+		s.cursor = lastSeq
+		s.committed(lastSeq, n)
+	}
+	if last != nil {
+		// AckAll: acknowledges every earlier message of the batch too. A
+		// lost ack only means a redelivery that the cursor skips.
+		if err := last.Ack(); err != nil {
+			s.log.Warn("acknowledging events", "error", err)
+		}
+	}
+	return nil
+}
+
+func subjectOfSeq(raws []rawEvent, seq uint64) string {
+	for _, r := range raws {
+		if r.seq == seq {
+			return r.subject
+		}
+	}
+	return ""
+}
+
+// readBarrier waits until the reply to req can reflect every event the
+// requester published before it: up to the sequence in MinSeqHeader when
+// present (Client sets it), else up to the stream's last sequence now.
+func (s *Service) readBarrier(ctx context.Context, req micro.Request, always bool) error {
+	if v := req.Headers().Get(MinSeqHeader); v != "" {
+		seq, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return badRequest(fmt.Errorf("header %s: %q is not a sequence number", MinSeqHeader, v))
+		}
+		if s.cfg.NoJetStream {
+			return s.waitCore(ctx)
+		}
+		return s.waitApplied(ctx, seq)
+	}
+	if !always {
+		return nil
+	}
+	if s.cfg.NoJetStream {
+		return s.waitCore(ctx)
+	}
+	seq, err := s.streamLastSeq(ctx)
+	if err != nil {
+		return err
+	}
+	return s.waitApplied(ctx, seq)
+}
+
+// streamLastSeq asks the server for the stream's last sequence. A raw
+// request rather than jetstream.Stream.Info, which caches into a shared
+// value and is not meant for concurrent callers.
+func (s *Service) streamLastSeq(ctx context.Context) (uint64, error) {
+	msg, err := s.nc.RequestWithContext(ctx, s.streamInfoRq, nil)
+	if err != nil {
+		return 0, fmt.Errorf("reading stream state: %w", err)
+	}
+	var resp struct {
+		State struct {
+			LastSeq uint64 `json:"last_seq"`
+		} `json:"state"`
+		Error *struct {
+			Description string `json:"description"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(msg.Data, &resp); err != nil {
+		return 0, fmt.Errorf("reading stream state: %w", err)
+	}
+	if resp.Error != nil {
+		return 0, fmt.Errorf("reading stream state: %s", resp.Error.Description)
+	}
+	return resp.State.LastSeq, nil
+}

@@ -1,0 +1,182 @@
+package botdb
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/nats-io/nats.go/micro"
+)
+
+// badRequestError marks a query the caller got wrong (code 400), as opposed
+// to a failure of the service (500) or a timeout (503).
+type badRequestError struct{ err error }
+
+func (e badRequestError) Error() string { return e.err.Error() }
+func (e badRequestError) Unwrap() error { return e.err }
+
+func badRequest(err error) error { return badRequestError{err} }
+
+// maxTopChatters bounds the top chatters list of channel_stats.
+const maxTopChatters = 100
+
+// respondError answers with the micro error headers and our JSON body, so
+// that both micro-aware tools and plain JSON clients see the failure.
+func (s *Service) respondError(req micro.Request, err error) {
+	code := "500"
+	var bad badRequestError
+	switch {
+	case errors.As(err, &bad) || errors.Is(err, ErrInvalid):
+		code = "400"
+	case errors.Is(err, context.DeadlineExceeded):
+		code = "503"
+	}
+	body, _ := json.Marshal(ErrorReply{Success: false, Error: err.Error()})
+	if rerr := req.Error(code, err.Error(), body); rerr != nil {
+		s.log.Warn("sending error reply", "subject", req.Subject(), "error", rerr)
+	}
+}
+
+func (s *Service) respond(req micro.Request, v any) {
+	if err := req.RespondJSON(v); err != nil {
+		s.log.Warn("sending reply", "subject", req.Subject(), "error", err)
+	}
+}
+
+// queryCtx bounds one query, including its read-your-writes wait.
+func (s *Service) queryCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(s.ctx, s.cfg.QueryWait)
+}
+
+func (s *Service) handleUserStats(req micro.Request) {
+	var q UserStatsRequest
+	if err := parseQuery(req.Data(), &q); err != nil {
+		s.respondError(req, badRequest(err))
+		return
+	}
+	if err := validateUsername("username", q.Username); err != nil {
+		s.respondError(req, err)
+		return
+	}
+	ctx, cancel := s.queryCtx()
+	defer cancel()
+	if err := s.readBarrier(ctx, req, true); err != nil {
+		s.respondError(req, err)
+		return
+	}
+	st, found, err := s.db.UserStats(ctx, q.Username)
+	if err != nil {
+		s.respondError(req, err)
+		return
+	}
+	r := UserStatsReply{Success: true, Found: found, Username: q.Username}
+	if found {
+		r.Username = st.Username
+		r.FirstSeen = unixOrZero(st.FirstSeen)
+		r.LastSeen = unixOrZero(st.LastSeen)
+		r.TotalChatLines = st.TotalChatLines
+		r.TotalTimeConnected = int64(st.TotalTimeConnected.Seconds())
+		if !st.CurrentSessionStart.IsZero() {
+			v := st.CurrentSessionStart.Unix()
+			r.CurrentSessionStart = &v
+		}
+	}
+	s.respond(req, r)
+}
+
+func (s *Service) handleChannelStats(req micro.Request) {
+	var q ChannelStatsRequest
+	if err := parseQuery(req.Data(), &q); err != nil {
+		s.respondError(req, badRequest(err))
+		return
+	}
+	top, err := limitValue("top_limit", q.TopLimit, maxTopChatters)
+	if err != nil {
+		s.respondError(req, badRequest(err))
+		return
+	}
+	if top == 0 {
+		top = DefaultTopChatters
+	}
+	ctx, cancel := s.queryCtx()
+	defer cancel()
+	if err := s.readBarrier(ctx, req, true); err != nil {
+		s.respondError(req, err)
+		return
+	}
+	r := ChannelStatsReply{Success: true, TopChatters: []ChatterReply{}}
+	hw, err := s.db.HighWaterMark(ctx)
+	if err != nil {
+		s.respondError(req, err)
+		return
+	}
+	r.HighWaterMark = HighWaterReply{Users: hw.Users, Timestamp: unixOrZero(hw.Time)}
+	if hw, err = s.db.HighWaterMarkConnected(ctx); err != nil {
+		s.respondError(req, err)
+		return
+	}
+	r.HighWaterConnected = HighWaterReply{Users: hw.Users, Timestamp: unixOrZero(hw.Time)}
+	chatters, err := s.db.TopChatters(ctx, top)
+	if err != nil {
+		s.respondError(req, err)
+		return
+	}
+	for _, c := range chatters {
+		r.TopChatters = append(r.TopChatters, ChatterReply{Username: c.Username, ChatLines: c.ChatLines})
+	}
+	if r.TotalUsersSeen, err = s.db.TotalUsersSeen(ctx); err != nil {
+		s.respondError(req, err)
+		return
+	}
+	s.respond(req, r)
+}
+
+func (s *Service) handleRecentChat(req micro.Request) {
+	var q RecentChatRequest
+	if err := parseQuery(req.Data(), &q); err != nil {
+		s.respondError(req, badRequest(err))
+		return
+	}
+	limit, err := limitValue("limit", q.Limit, 0)
+	if err != nil {
+		s.respondError(req, badRequest(err))
+		return
+	}
+	offset, err := limitValue("offset", q.Offset, 0)
+	if err != nil {
+		s.respondError(req, badRequest(err))
+		return
+	}
+	ctx, cancel := s.queryCtx()
+	defer cancel()
+	if err := s.readBarrier(ctx, req, true); err != nil {
+		s.respondError(req, err)
+		return
+	}
+	msgs, err := s.db.RecentMessages(ctx, limit, offset)
+	if err != nil {
+		s.respondError(req, err)
+		return
+	}
+	r := RecentChatReply{Success: true, Messages: make([]MessageReply, 0, len(msgs))}
+	for _, m := range msgs {
+		r.Messages = append(r.Messages, MessageReply{ID: m.ID, Timestamp: unixOrZero(m.Timestamp), Username: m.Username, Message: m.Message})
+	}
+	s.respond(req, r)
+}
+
+func (s *Service) handleHealth(req micro.Request) {
+	var q struct{}
+	if err := parseQuery(req.Data(), &q); err != nil {
+		s.respondError(req, badRequest(err))
+		return
+	}
+	ctx, cancel := s.queryCtx()
+	defer cancel()
+	// Health answers at once unless the client asked for its writes.
+	if err := s.readBarrier(ctx, req, false); err != nil {
+		s.respondError(req, err)
+		return
+	}
+	s.respond(req, HealthReply{Success: true, Health: s.Health()})
+}

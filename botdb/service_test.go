@@ -1,0 +1,566 @@
+package botdb
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+)
+
+// startTestServer starts an embedded server on a random loopback port, with
+// JetStream under a temporary directory when js is set.
+func startTestServer(tb testing.TB, js bool) *server.Server {
+	tb.Helper()
+	srv, err := StartServer(ServerOptions{Port: -1, JetStream: js, StoreDir: tb.TempDir()})
+	if err != nil {
+		tb.Fatalf("start server: %v", err)
+	}
+	tb.Cleanup(func() { ShutdownServer(srv) })
+	return srv
+}
+
+func connectTest(tb testing.TB, srv *server.Server) *nats.Conn {
+	tb.Helper()
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		tb.Fatalf("connect: %v", err)
+	}
+	tb.Cleanup(nc.Close)
+	return nc
+}
+
+// testLogger sends service logs to the test log, and lets tests count
+// rejections.
+type testLogger struct {
+	mu    sync.Mutex
+	lines []string
+	tb    testing.TB
+}
+
+func (l *testLogger) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, string(p))
+	return len(p), nil
+}
+
+func (l *testLogger) count(substr string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, line := range l.lines {
+		if strings.Contains(line, substr) {
+			n++
+		}
+	}
+	return n
+}
+
+func newTestLogger(tb testing.TB) (*slog.Logger, *testLogger) {
+	tl := &testLogger{tb: tb}
+	return slog.New(slog.NewTextHandler(tl, &slog.HandlerOptions{Level: slog.LevelDebug})), tl
+}
+
+// startService starts a service and stops it when the test ends.
+func startService(tb testing.TB, nc *nats.Conn, db *DB, cfg ServiceConfig) *Service {
+	tb.Helper()
+	svc, err := NewService(context.Background(), nc, db, cfg)
+	if err != nil {
+		tb.Fatalf("new service: %v", err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := svc.Stop(ctx); err != nil {
+			tb.Errorf("stop service: %v", err)
+		}
+	})
+	return svc
+}
+
+// env is one server, one database, one service and a client on its own
+// connection.
+type env struct {
+	srv    *server.Server
+	db     *DB
+	svc    *Service
+	client *Client
+	nc     *nats.Conn // the client's connection
+	logs   *testLogger
+}
+
+func newEnv(tb testing.TB, cfg ServiceConfig) *env {
+	tb.Helper()
+	srv := startTestServer(tb, !cfg.NoJetStream)
+	db := MustOpenDB(tb)
+	logger, logs := newTestLogger(tb)
+	cfg.Logger = logger
+	tb.Cleanup(func() {
+		if tb.Failed() {
+			logs.mu.Lock()
+			tb.Logf("service log:\n%s", strings.Join(logs.lines, ""))
+			logs.mu.Unlock()
+		}
+	})
+	svc := startService(tb, connectTest(tb, srv), db, cfg)
+	nc := connectTest(tb, srv)
+	return &env{srv: srv, db: db, svc: svc, client: NewClient(nc, cfg.Prefix), nc: nc, logs: logs}
+}
+
+func testCtx(tb testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	tb.Cleanup(cancel)
+	return ctx
+}
+
+func mustPublish(tb testing.TB, c *Client, e Event) {
+	tb.Helper()
+	if err := c.Publish(context.Background(), e); err != nil {
+		tb.Fatalf("publish %s: %v", e.Kind, err)
+	}
+}
+
+// TestQueryUserStatsViaNATS is the original bot's stalled test: many chat
+// lines published, then user_stats over NATS returns the full count.
+func TestQueryUserStatsViaNATS(t *testing.T) {
+	for _, mode := range []struct {
+		name string
+		noJS bool
+	}{{"jetstream", false}, {"core", true}} {
+		t.Run(mode.name, func(t *testing.T) {
+			e := newEnv(t, ServiceConfig{NoJetStream: mode.noJS})
+			ctx := testCtx(t)
+			joined := time.Unix(1_700_000_000, 0).UTC()
+			mustPublish(t, e.client, Event{Kind: EventUserJoined, Username: "alice", Time: joined})
+			const lines = 20000
+			for i := range lines {
+				mustPublish(t, e.client, Event{Kind: EventChatMessage, Username: "alice", Message: fmt.Sprintf("line %d", i), Time: joined.Add(time.Second)})
+			}
+			st, err := e.client.UserStats(ctx, "alice")
+			if err != nil {
+				t.Fatalf("user_stats: %v", err)
+			}
+			want := UserStatsReply{Success: true, Found: true, Username: "alice", FirstSeen: joined.Unix(), LastSeen: joined.Unix() + 1, TotalChatLines: lines}
+			if st.CurrentSessionStart == nil || *st.CurrentSessionStart != joined.Unix() {
+				t.Errorf("current_session_start = %v, want %d", st.CurrentSessionStart, joined.Unix())
+			}
+			st.CurrentSessionStart = nil
+			if st != want {
+				t.Errorf("user_stats = %+v\nwant %+v", st, want)
+			}
+			h, err := e.client.Health(ctx)
+			if err != nil {
+				t.Fatalf("health: %v", err)
+			}
+			if h.EventsApplied != lines+1 || h.EventsRejected != 0 {
+				t.Errorf("health = %+v, want %d applied, 0 rejected", h, lines+1)
+			}
+		})
+	}
+}
+
+// TestQueryUserStatsForeignPublisher: a publisher that is not a Client (no
+// barrier, no header) still reads its writes once its publishes are flushed.
+func TestQueryUserStatsForeignPublisher(t *testing.T) {
+	e := newEnv(t, ServiceConfig{})
+	for range 500 {
+		if err := e.nc.Publish("rosey.db.message.log", []byte(`{"username":"bob","message":"hi"}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	// Give the server time to store what it has received (its inbound
+	// queue is asynchronous); the service then waits for the stream's last
+	// sequence.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		reply, err := e.nc.Request("rosey.db.query.user_stats", []byte(`{"username":"bob"}`), 5*time.Second)
+		if err != nil {
+			t.Fatalf("request: %v", err)
+		}
+		var st UserStatsReply
+		if err := json.Unmarshal(reply.Data, &st); err != nil {
+			t.Fatalf("decode %s: %v", reply.Data, err)
+		}
+		if st.TotalChatLines == 500 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("total_chat_lines = %d, want 500", st.TotalChatLines)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestEventSubjects publishes on each event subject and checks the effect
+// through the queries and the store.
+func TestEventSubjects(t *testing.T) {
+	e := newEnv(t, ServiceConfig{})
+	ctx := testCtx(t)
+	t0 := time.Unix(1_700_000_000, 0).UTC()
+	pub := func(subject, payload string) {
+		t.Helper()
+		if err := e.client.PublishRaw(ctx, subject, []byte(payload)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	t.Run("user.joined and user.left", func(t *testing.T) {
+		pub("rosey.db.user.joined", `{"username":"carol","timestamp":1700000000}`)
+		pub("rosey.db.user.left", `{"username":"carol","timestamp":1700000090}`)
+		st, err := e.client.UserStats(ctx, "carol")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !st.Found || st.TotalTimeConnected != 90 || st.CurrentSessionStart != nil || st.FirstSeen != t0.Unix() || st.LastSeen != t0.Unix()+90 {
+			t.Errorf("user_stats = %+v, want 90 s connected, not connected now", st)
+		}
+	})
+	t.Run("message.log", func(t *testing.T) {
+		pub("rosey.db.message.log", `{"username":"dave","message":"first","timestamp":1700000001}`)
+		pub("rosey.db.message.log", `{"username":"dave","message":"second ✓","timestamp":1700000002.5}`)
+		msgs, err := e.client.RecentChat(ctx, 2, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(msgs) != 2 || msgs[0].Message != "second ✓" || msgs[1].Message != "first" || msgs[0].Username != "dave" || msgs[0].Timestamp != t0.Unix()+2 {
+			t.Errorf("recent_chat = %+v, want second then first", msgs)
+		}
+		older, err := e.client.RecentChat(ctx, 1, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(older) != 1 || older[0].Message != "first" {
+			t.Errorf("recent_chat offset 1 = %+v, want first", older)
+		}
+		st, err := e.client.UserStats(ctx, "dave")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.TotalChatLines != 2 {
+			t.Errorf("dave total_chat_lines = %d, want 2", st.TotalChatLines)
+		}
+	})
+	t.Run("stats.user_count", func(t *testing.T) {
+		pub("rosey.db.stats.user_count", `{"chat_count":3,"connected_count":7,"timestamp":1700000100}`)
+		if _, err := e.client.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.client.Health(ctx); err != nil { // waits for the sync
+			t.Fatal(err)
+		}
+		hist, err := e.db.UserCountHistory(ctx, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hist) != 1 || hist[0].ChatUsers != 3 || hist[0].ConnectedUsers != 7 || !hist[0].Time.Equal(t0.Add(100*time.Second)) {
+			t.Errorf("user count history = %+v, want one sample 3/7", hist)
+		}
+	})
+	t.Run("stats.high_water", func(t *testing.T) {
+		pub("rosey.db.stats.high_water", `{"chat_count":12,"connected_count":30,"timestamp":1700000200}`)
+		pub("rosey.db.stats.high_water", `{"chat_count":5,"connected_count":40,"timestamp":1700000300}`)
+		cs, err := e.client.ChannelStats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cs.HighWaterMark != (HighWaterReply{Users: 12, Timestamp: t0.Unix() + 200}) {
+			t.Errorf("high_water_mark = %+v, want 12 users at +200", cs.HighWaterMark)
+		}
+		if cs.HighWaterConnected != (HighWaterReply{Users: 40, Timestamp: t0.Unix() + 300}) {
+			t.Errorf("high_water_connected = %+v, want 40 users at +300", cs.HighWaterConnected)
+		}
+		if len(cs.TopChatters) == 0 || cs.TopChatters[0] != (ChatterReply{Username: "dave", ChatLines: 2}) {
+			t.Errorf("top_chatters = %+v, want dave first with 2", cs.TopChatters)
+		}
+		if cs.TotalUsersSeen != 2 {
+			t.Errorf("total_users_seen = %d, want 2 (carol, dave)", cs.TotalUsersSeen)
+		}
+	})
+	t.Run("action.pm_command", func(t *testing.T) {
+		pub("rosey.db.action.pm_command", `{"username":"erin","command":"stats","args":"--all","result":"ok","timestamp":1700000400}`)
+		if _, err := e.client.Health(ctx); err != nil {
+			t.Fatal(err)
+		}
+		acts, err := e.db.UserActions(ctx, "erin", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(acts) != 1 || acts[0].ActionType != "pm_command" || !acts[0].Time.Equal(t0.Add(400*time.Second)) {
+			t.Fatalf("user actions = %+v, want one pm_command", acts)
+		}
+		var d pmDetails
+		if err := json.Unmarshal([]byte(acts[0].Details), &d); err != nil || d != (pmDetails{Command: "stats", Args: "--all", Result: "ok"}) {
+			t.Errorf("details = %q (%v), want command stats, args --all, result ok", acts[0].Details, err)
+		}
+	})
+	if h := e.svc.Health(); h.EventsRejected != 0 {
+		t.Errorf("events_rejected = %d, want 0", h.EventsRejected)
+	}
+}
+
+// TestBadEvents: every bad payload is rejected, counted, logged once, acked,
+// and nothing stops the service.
+func TestBadEvents(t *testing.T) {
+	for _, mode := range []struct {
+		name string
+		noJS bool
+	}{{"jetstream", false}, {"core", true}} {
+		t.Run(mode.name, func(t *testing.T) {
+			e := newEnv(t, ServiceConfig{NoJetStream: mode.noJS})
+			ctx := testCtx(t)
+			long := strings.Repeat("x", 51)
+			bad := []struct{ subject, payload, reason string }{
+				{"rosey.db.user.joined", `{"username":`, "invalid JSON"},
+				{"rosey.db.user.joined", `[]`, "invalid JSON"},
+				{"rosey.db.user.joined", `{}`, "username: missing"},
+				{"rosey.db.user.joined", `{"username":""}`, "username: must not be empty"},
+				{"rosey.db.user.left", `{"username":"` + long + `"}`, "username: must be 1-50"},
+				{"rosey.db.user.left", "{\"username\":\"a\xffb\"}", "invalid UTF-8"},
+				{"rosey.db.user.left", `{"username":"x","timestamp":-5}`, "timestamp"},
+				{"rosey.db.user.left", `{"username":"x","timestamp":"soon"}`, "timestamp"},
+				{"rosey.db.message.log", `{"username":"x"}`, "message: missing"},
+				{"rosey.db.message.log", `{"username":"x","message":"` + strings.Repeat("m", 5000) + `"}`, "message: must be 1-4096"},
+				{"rosey.db.message.log", `{"username":"x","message":"` + strings.Repeat("m", MaxPayload) + `"}`, "byte limit"},
+				{"rosey.db.message.log", `{"username":7,"message":"hi"}`, "invalid JSON"},
+				{"rosey.db.stats.user_count", `{"chat_count":-1,"connected_count":2}`, "chat_count: must not be negative"},
+				{"rosey.db.stats.user_count", `{"chat_count":1}`, "connected_count: missing"},
+				{"rosey.db.stats.high_water", `{"chat_count":1,"connected_count":-2}`, "connected_count: must not be negative"},
+				{"rosey.db.stats.high_water", `{"chat_count":1.5,"connected_count":2}`, "invalid JSON"},
+				{"rosey.db.action.pm_command", `{"username":"x"}`, "command: missing"},
+				{"rosey.db.action.pm_command", `{"command":"stats"}`, "username: missing"},
+				{"rosey.db.action.pm_command", `{"username":"x","command":"c"} {}`, "data after"},
+			}
+			for _, b := range bad {
+				if err := e.client.PublishRaw(ctx, b.subject, []byte(b.payload)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			mustPublish(t, e.client, Event{Kind: EventChatMessage, Username: "ok", Message: "still running"})
+			st, err := e.client.UserStats(ctx, "ok")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.TotalChatLines != 1 {
+				t.Errorf("good event after bad ones: total_chat_lines = %d, want 1", st.TotalChatLines)
+			}
+			h := e.svc.Health()
+			if h.EventsRejected != int64(len(bad)) || h.EventsApplied != 1 {
+				t.Errorf("health = %+v, want %d rejected, 1 applied", h, len(bad))
+			}
+			if n, _ := e.db.TotalUsersSeen(ctx); n != 1 {
+				t.Errorf("users seen = %d, want 1: a bad event was stored", n)
+			}
+			for _, b := range bad {
+				if e.logs.count(b.reason) == 0 {
+					t.Errorf("no log line names %q (payload %.40q)", b.reason, b.payload)
+				}
+			}
+			if n := e.logs.count("event rejected"); n != len(bad) {
+				t.Errorf("%d rejection log lines, want %d (once each)", n, len(bad))
+			}
+		})
+	}
+}
+
+// TestBadQueries: each bad request gets {"success":false,"error":...} and
+// the micro error headers; the service keeps answering.
+func TestBadQueries(t *testing.T) {
+	e := newEnv(t, ServiceConfig{})
+	tests := []struct {
+		name, subject, payload, want string
+		header                       string
+	}{
+		{"user_stats invalid JSON", "rosey.db.query.user_stats", `{"username":`, "invalid JSON", ""},
+		{"user_stats missing username", "rosey.db.query.user_stats", `{}`, "username: must be 1-50", ""},
+		{"user_stats long username", "rosey.db.query.user_stats", `{"username":"` + strings.Repeat("u", 51) + `"}`, "username: must be 1-50", ""},
+		{"user_stats invalid UTF-8", "rosey.db.query.user_stats", "{\"username\":\"\xfe\"}", "invalid UTF-8", ""},
+		{"user_stats oversized", "rosey.db.query.user_stats", `{"username":"` + strings.Repeat("u", MaxPayload) + `"}`, "byte limit", ""},
+		{"user_stats bad header", "rosey.db.query.user_stats", `{"username":"a"}`, "not a sequence number", "x"},
+		{"recent_chat negative limit", "rosey.db.stats.recent_chat.get", `{"limit":-1}`, "limit: must not be negative", ""},
+		{"recent_chat negative offset", "rosey.db.stats.recent_chat.get", `{"offset":-3}`, "offset: must not be negative", ""},
+		{"recent_chat string limit", "rosey.db.stats.recent_chat.get", `{"limit":"ten"}`, "invalid JSON", ""},
+		{"channel_stats negative top", "rosey.db.query.channel_stats", `{"top_limit":-1}`, "top_limit: must not be negative", ""},
+		{"health not JSON", "rosey.db.query.health", `hello`, "invalid JSON", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			msg := nats.NewMsg(tt.subject)
+			msg.Data = []byte(tt.payload)
+			if tt.header != "" {
+				msg.Header.Set(MinSeqHeader, tt.header)
+			}
+			reply, err := e.nc.RequestMsg(msg, 5*time.Second)
+			if err != nil {
+				t.Fatalf("request: %v", err)
+			}
+			var body ErrorReply
+			if err := json.Unmarshal(reply.Data, &body); err != nil {
+				t.Fatalf("reply %q is not JSON: %v", reply.Data, err)
+			}
+			if body.Success || !strings.Contains(body.Error, tt.want) {
+				t.Errorf("reply = %+v, want success false and an error containing %q", body, tt.want)
+			}
+			if code := reply.Header.Get(micro.ErrorCodeHeader); code != "400" {
+				t.Errorf("error code header = %q, want 400", code)
+			}
+			if reply.Header.Get(micro.ErrorHeader) == "" {
+				t.Error("no micro error header")
+			}
+		})
+	}
+	// Through the Client: a typed error.
+	_, err := e.client.RecentChat(testCtx(t), -1, 0)
+	var re *ReplyError
+	if !errors.As(err, &re) || re.Code != "400" || !strings.Contains(re.Message, "limit") {
+		t.Errorf("client error = %v, want *ReplyError code 400 about limit", err)
+	}
+	if _, err := e.client.Health(testCtx(t)); err != nil {
+		t.Errorf("health after bad queries: %v", err)
+	}
+}
+
+// TestStreamSubjectsExact: the stream lists the event subjects (and the
+// barrier) exactly, so a recent_chat request is answered by the service,
+// not swallowed by the stream.
+func TestStreamSubjectsExact(t *testing.T) {
+	e := newEnv(t, ServiceConfig{Prefix: "bot7"})
+	reply, err := e.nc.Request("$JS.API.STREAM.INFO."+DefaultStream, nil, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info struct {
+		Config struct {
+			Subjects  []string `json:"subjects"`
+			Retention string   `json:"retention"`
+		} `json:"config"`
+	}
+	if err := json.Unmarshal(reply.Data, &info); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"bot7.db.user.joined", "bot7.db.user.left", "bot7.db.message.log", "bot7.db.stats.user_count", "bot7.db.stats.high_water", "bot7.db.action.pm_command", "bot7.db.sync"}
+	if strings.Join(info.Config.Subjects, " ") != strings.Join(want, " ") {
+		t.Errorf("stream subjects = %v, want %v", info.Config.Subjects, want)
+	}
+	if info.Config.Retention != "interest" {
+		t.Errorf("retention = %q, want interest", info.Config.Retention)
+	}
+	msgs, err := e.client.RecentChat(testCtx(t), 0, 0)
+	if err != nil || len(msgs) != 0 {
+		t.Errorf("recent_chat = %v, %v; want an empty list from the service", msgs, err)
+	}
+}
+
+// TestMicroDiscovery: the query side is a micro service named botdb.
+func TestMicroDiscovery(t *testing.T) {
+	e := newEnv(t, ServiceConfig{})
+	reply, err := e.nc.Request("$SRV.INFO.botdb", nil, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info micro.Info
+	if err := json.Unmarshal(reply.Data, &info); err != nil {
+		t.Fatal(err)
+	}
+	if info.Name != ServiceName || info.Version != ServiceVersion || len(info.Endpoints) != 4 {
+		t.Errorf("info = %+v, want botdb %s with 4 endpoints", info, ServiceVersion)
+	}
+	subjects := map[string]bool{}
+	for _, ep := range info.Endpoints {
+		subjects[ep.Subject] = true
+	}
+	for _, s := range []string{"rosey.db.query.user_stats", "rosey.db.query.channel_stats", "rosey.db.stats.recent_chat.get", "rosey.db.query.health"} {
+		if !subjects[s] {
+			t.Errorf("endpoint %s missing from %v", s, subjects)
+		}
+	}
+}
+
+// TestNoJetStreamServer: asking for JetStream where there is none is a
+// clear error; NoJetStream works and warns.
+func TestNoJetStreamServer(t *testing.T) {
+	srv := startTestServer(t, false)
+	nc := connectTest(t, srv)
+	db := MustOpenDB(t)
+	_, err := NewService(testCtx(t), nc, db, ServiceConfig{})
+	if !errors.Is(err, ErrNoJetStream) {
+		t.Fatalf("NewService without JetStream = %v, want ErrNoJetStream", err)
+	}
+	logger, logs := newTestLogger(t)
+	startService(t, nc, db, ServiceConfig{NoJetStream: true, Logger: logger})
+	if logs.count("events published while botdb is down are lost") != 1 {
+		t.Errorf("no downtime warning in %q", logs.lines)
+	}
+}
+
+// TestLargeBurstNeverStalls publishes a large burst and checks that the
+// service makes progress every few seconds (a Consume-based prototype
+// stalled for ~30 s), then that every event is stored exactly once.
+func TestLargeBurstNeverStalls(t *testing.T) {
+	n := 100_000
+	if testing.Short() {
+		n = 20_000
+	}
+	e := newEnv(t, ServiceConfig{})
+	ctx := testCtx(t)
+	done := make(chan error, 1)
+	go func() {
+		for i := range n {
+			if err := e.client.Publish(ctx, Event{Kind: EventChatMessage, Username: fmt.Sprintf("u%d", i%50), Message: "burst"}); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- e.nc.Flush()
+	}()
+	last := int64(-1)
+	lastChange := time.Now()
+	published := false
+	for {
+		if !published {
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+				published = true
+			default:
+			}
+		}
+		applied := e.svc.Health().EventsApplied
+		if applied == int64(n) {
+			break
+		}
+		if applied != last {
+			last, lastChange = applied, time.Now()
+		} else if time.Since(lastChange) > 5*time.Second {
+			t.Fatalf("no progress for 5s at %d of %d events: stalled", applied, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cs, err := e.client.ChannelStats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	for _, c := range cs.TopChatters {
+		total += c.ChatLines
+	}
+	if total != int64(n)/5 { // top 10 of 50 equal users
+		t.Errorf("top 10 chatters hold %d lines, want %d", total, n/5)
+	}
+	if h := e.svc.Health(); h.EventsApplied != int64(n) || h.EventsRejected != 0 {
+		t.Errorf("health = %+v, want %d applied", h, n)
+	}
+}
