@@ -63,16 +63,23 @@ type Result struct {
 	BuildErrors []BuildError
 	Hotspots    []Hotspot
 	Rounds      int
-	Elapsed     time.Duration
+	// Orders lists, per round, the order in which the sides ran.
+	Orders [][]Side
+	// Seed is the seed that chose Orders; Config.Seed repeats them.
+	Seed    int64
+	Elapsed time.Duration
 	// Command reproduces this run locally (for the report).
 	Command string
 }
 
 // Failure is a benchmark that failed, panicked or timed out on one side.
 type Failure struct {
-	Side      Side
-	Package   string
-	Benchmark string // empty if the whole binary failed before naming one
+	Side    Side
+	Package string
+	// Benchmark is named as benchfmt and benchstat name it, without the
+	// "Benchmark" prefix and the -GOMAXPROCS suffix ("Encode/size=1");
+	// empty if the whole binary failed before naming one.
+	Benchmark string
 	Reason    string // "failed", "panic", "timeout"
 	Output    string // the tail of the output, for the report
 }

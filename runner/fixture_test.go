@@ -1,0 +1,292 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// The fixture module is one git repository shared by the tests: its first
+// commit is the baseline, its second the head.
+const fixtureGoMod = "module example.com/fixture\n\ngo 1.26\n"
+
+// work is the CPU-bound loop the fixture benchmarks spend their time in.
+const fixtureWork = `package work
+
+// Spin does n units of fixed work and returns a value the compiler
+// cannot drop.
+func Spin(n int) uint64 {
+	var h uint64 = 14695981039346656037
+	for i := 0; i < n*1000; i++ {
+		h ^= uint64(i)
+		h *= 1099511628211
+	}
+	return h
+}
+`
+
+var fixtureBase = map[string]string{
+	"go.mod":            fixtureGoMod,
+	"work/work.go":      fixtureWork,
+	"a/a.go":            "package a\n",
+	"a/testdata/in.txt": "fixture input\n",
+	"a/a_test.go": `package a
+
+import (
+	"os"
+	"testing"
+
+	"example.com/fixture/work"
+)
+
+var sink uint64
+
+func BenchmarkChanged(b *testing.B) { for b.Loop() { sink += work.Spin(10) } }
+
+func BenchmarkSame(b *testing.B) {
+	// Reads testdata: the benchmark must run in its package directory.
+	if _, err := os.ReadFile("testdata/in.txt"); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() { sink += work.Spin(5) }
+}
+
+func BenchmarkRemoved(b *testing.B) { for b.Loop() { sink += work.Spin(1) } }
+func BenchmarkFail(b *testing.B)    { for b.Loop() { sink += work.Spin(1) } }
+func BenchmarkPanic(b *testing.B)   { for b.Loop() { sink += work.Spin(1) } }
+func BenchmarkAfter(b *testing.B)   { for b.Loop() { sink += work.Spin(1) } }
+
+func TestNothing(t *testing.T) {}
+`,
+	"gone/gone_test.go": `package gone
+
+import "testing"
+
+func BenchmarkGone(b *testing.B) { for b.Loop() {} }
+`,
+	"broken/broken_test.go": `package broken
+
+import "testing"
+
+func BenchmarkBroken(b *testing.B) { for b.Loop() {} }
+`,
+	"nobench/nobench_test.go": `package nobench
+
+import "testing"
+
+func TestOnly(t *testing.T) {}
+`,
+	"natsb/natsb_test.go": `package natsb
+
+import (
+	"bufio"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+)
+
+// BenchmarkDial checks that NATS_URL names a live NATS server with
+// JetStream: it reads the server's INFO line over plain TCP.
+func BenchmarkDial(b *testing.B) {
+	raw := os.Getenv("NATS_URL")
+	if raw == "" {
+		b.Skip("NATS_URL not set")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		c, err := net.Dial("tcp", u.Host)
+		if err != nil {
+			b.Fatal(err)
+		}
+		line, err := bufio.NewReader(c).ReadString('\n')
+		c.Close()
+		if err != nil || !strings.HasPrefix(line, "INFO ") || !strings.Contains(line, ` + "`" + `"jetstream":true` + "`" + `) {
+			b.Fatalf("no NATS INFO with JetStream: %q %v", line, err)
+		}
+	}
+}
+`,
+	"hang/hang_test.go": `package hang
+
+import (
+	"os"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// BenchmarkHang hangs when FIXTURE_HANG is set, after writing its pid to
+// FIXTURE_MARK, so that tests can time it out or cancel it.
+func BenchmarkHang(b *testing.B) {
+	if os.Getenv("FIXTURE_HANG") == "" {
+		for b.Loop() {}
+		return
+	}
+	if m := os.Getenv("FIXTURE_MARK"); m != "" {
+		os.WriteFile(m, []byte(strconv.Itoa(os.Getpid())), 0o644)
+	}
+	time.Sleep(time.Hour)
+}
+`,
+}
+
+// fixtureHead is applied on top of fixtureBase: "" deletes a file.
+var fixtureHead = map[string]string{
+	"a/a_test.go": `package a
+
+import (
+	"os"
+	"testing"
+
+	"example.com/fixture/work"
+)
+
+var sink uint64
+
+func BenchmarkChanged(b *testing.B) { for b.Loop() { sink += work.Spin(20) } }
+
+func BenchmarkSame(b *testing.B) {
+	if _, err := os.ReadFile("testdata/in.txt"); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() { sink += work.Spin(5) }
+}
+
+func BenchmarkAdded(b *testing.B) { for b.Loop() { sink += work.Spin(1) } }
+func BenchmarkFail(b *testing.B)  { b.Fatal("fixture failure") }
+func BenchmarkPanic(b *testing.B) { panic("fixture panic") }
+func BenchmarkAfter(b *testing.B) { for b.Loop() { sink += work.Spin(1) } }
+
+func TestNothing(t *testing.T) {}
+`,
+	"gone/gone_test.go": "",
+	"fresh/fresh_test.go": `package fresh
+
+import "testing"
+
+func BenchmarkFresh(b *testing.B) { for b.Loop() {} }
+`,
+	"broken/broken_test.go": `package broken
+
+import "testing"
+
+func BenchmarkBroken(b *testing.B) { for b.Loop() { undefinedThing() } }
+`,
+}
+
+// fixtureRepo is the shared fixture: made once, removed by TestMain.
+type fixtureRepo struct {
+	dir           string
+	baseSHA, head string
+}
+
+var (
+	fixtureOnce sync.Once
+	fixture     fixtureRepo
+	fixtureErr  error
+	fixtureRoot string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if fixtureRoot != "" {
+		os.RemoveAll(fixtureRoot)
+	}
+	os.Exit(code)
+}
+
+// sharedFixture returns the fixture repository, making it on first use.
+func sharedFixture(t *testing.T) fixtureRepo {
+	t.Helper()
+	fixtureOnce.Do(func() {
+		fixtureRoot, fixtureErr = os.MkdirTemp("", "natsbench-fixture-")
+		if fixtureErr != nil {
+			return
+		}
+		dir := filepath.Join(fixtureRoot, "repo")
+		fixture.dir = dir
+		fixture.baseSHA, fixtureErr = commitFiles(dir, fixtureBase, "base", true)
+		if fixtureErr != nil {
+			return
+		}
+		fixture.head, fixtureErr = commitFiles(dir, fixtureHead, "head", false)
+	})
+	if fixtureErr != nil {
+		t.Fatalf("making fixture: %v", fixtureErr)
+	}
+	return fixture
+}
+
+// commitFiles writes files into dir (a new repository when init) and
+// commits them, returning the commit.
+func commitFiles(dir string, files map[string]string, msg string, init bool) (string, error) {
+	if init {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return "", err
+		}
+		if _, err := runGit(dir, "init", "-q", "-b", "main"); err != nil {
+			return "", err
+		}
+	}
+	for name, body := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if body == "" {
+			if err := os.Remove(p); err != nil {
+				return "", err
+			}
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			return "", err
+		}
+	}
+	if _, err := runGit(dir, "add", "-A"); err != nil {
+		return "", err
+	}
+	if _, err := runGit(dir, "commit", "-q", "-m", msg); err != nil {
+		return "", err
+	}
+	return runGit(dir, "rev-parse", "HEAD")
+}
+
+// runGit runs git with a fixed identity, independent of the user's config.
+func runGit(dir string, args ...string) (string, error) {
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(),
+		"GIT_AUTHOR_NAME=fixture", "GIT_AUTHOR_EMAIL=fixture@example.com",
+		"GIT_COMMITTER_NAME=fixture", "GIT_COMMITTER_EMAIL=fixture@example.com",
+		"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, errb.String())
+	}
+	return strings.TrimSpace(out.String()), nil
+}
+
+// worktrees returns the number of worktrees of the repository in dir.
+func worktrees(t *testing.T, dir string) int {
+	t.Helper()
+	out, err := runGit(dir, "worktree", "list", "--porcelain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Count(out, "worktree ")
+}
+
+var _ = context.Background

@@ -1,0 +1,434 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// buildParallelism is how many go test -c commands run at once; each
+// already compiles in parallel, so more only thrashes a small machine.
+const buildParallelism = 2
+
+// maxFailureOutput bounds the output tail kept for a failed benchmark.
+const maxFailureOutput = 4 << 10
+
+// target is one package's test binary on one side.
+type target struct {
+	side   Side
+	pkg    string // import path
+	modDir string // module directory of the side
+	dir    string // package directory: benchmarks may read testdata
+	bin    string
+	names  []string        // top-level benchmarks the pattern selects
+	skip   map[string]bool // benchmarks that failed: not run again
+	broken bool            // died before naming a benchmark: not run again
+}
+
+// active returns the selected benchmarks that have not failed.
+func (t *target) active() []string {
+	var out []string
+	for _, n := range t.names {
+		if !t.skip[n] {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// sideOutput accumulates one side's benchmark file.
+type sideOutput struct {
+	buf  bytes.Buffer
+	last map[string]string // header values written last
+}
+
+// state is one Run in progress. It is used from one goroutine, except
+// for the builds, which write only their own targets.
+type state struct {
+	cfg      Config
+	env      []string
+	out      map[Side]*sideOutput
+	res      *Result
+	failSeen map[string]bool
+	prog     *progress
+}
+
+// Run benchmarks cfg.Dir's working tree against cfg.Baseline (or alone,
+// when there is no baseline) and writes base.txt and head.txt into
+// cfg.OutputDir. Benchmarks that fail and packages that do not build are
+// reported in the Result, not as an error; an error means the run itself
+// could not be done. On cancellation it stops its processes, removes the
+// baseline worktree and returns ctx.Err().
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	start := time.Now()
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid config: %w", err)
+	}
+	env := cfg.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	root, err := filepath.Abs(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("resolving dir: %w", err)
+	}
+	outDir, err := filepath.Abs(cfg.OutputDir)
+	if err != nil {
+		return nil, fmt.Errorf("resolving output dir: %w", err)
+	}
+	seed := cfg.Seed
+	for seed == 0 {
+		seed = rand.Int64()
+	}
+	s := &state{
+		cfg:      cfg,
+		env:      env,
+		out:      map[Side]*sideOutput{Base: {last: map[string]string{}}, Head: {last: map[string]string{}}},
+		res:      &Result{BaseRef: cfg.Baseline, Seed: seed},
+		failSeen: map[string]bool{},
+		prog:     newProgress(cfg.Progress, cfg.Count, 0),
+	}
+
+	headSHA, headRef, err := headCommit(ctx, env, root)
+	if err != nil {
+		return nil, fmt.Errorf("reading the head commit: %w", err)
+	}
+	s.res.HeadSHA, s.res.HeadRef = headSHA, headRef
+	modDirs := map[Side]string{Head: filepath.Join(root, cfg.WorkDir)}
+	sides := []Side{Head}
+	if cfg.Baseline != "" {
+		sha, err := resolveCommit(ctx, env, root, cfg.Baseline)
+		if err != nil {
+			return nil, fmt.Errorf("resolving baseline: %w", err)
+		}
+		s.res.BaseSHA = sha
+		s.prog.printf("baseline %s is %s", cfg.Baseline, sha)
+		wt, remove, err := addWorktree(ctx, env, root, sha)
+		if err != nil {
+			return nil, err
+		}
+		defer remove()
+		modDirs[Base] = filepath.Join(wt, cfg.WorkDir)
+		sides = []Side{Base, Head}
+	}
+	s.res.Command = reproduce(cfg, s.res.BaseSHA)
+
+	binDir, err := os.MkdirTemp("", "natsbench-bin-")
+	if err != nil {
+		return nil, fmt.Errorf("making the binary directory: %w", err)
+	}
+	defer os.RemoveAll(binDir)
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return nil, fmt.Errorf("making the output directory: %w", err)
+	}
+
+	targets, err := s.prepare(ctx, sides, modDirs, binDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.rounds(ctx, sides, targets); err != nil {
+		return nil, err
+	}
+	if cfg.Profile {
+		if err := s.profile(ctx, targets, filepath.Join(outDir, "profiles")); err != nil {
+			return nil, err
+		}
+	}
+
+	s.res.HeadFile = filepath.Join(outDir, "head.txt")
+	s.res.Head = s.out[Head].buf.Bytes()
+	if err := os.WriteFile(s.res.HeadFile, s.res.Head, 0o644); err != nil {
+		return nil, fmt.Errorf("writing head results: %w", err)
+	}
+	if cfg.Baseline != "" {
+		s.res.BaseFile = filepath.Join(outDir, "base.txt")
+		s.res.Base = s.out[Base].buf.Bytes()
+		if err := os.WriteFile(s.res.BaseFile, s.res.Base, 0o644); err != nil {
+			return nil, fmt.Errorf("writing base results: %w", err)
+		}
+	}
+	s.res.Elapsed = time.Since(start)
+	s.prog.printf("done in %s", roundDuration(s.res.Elapsed))
+	return s.res, nil
+}
+
+// prepare lists, builds and lists the benchmarks of every package on
+// every side, and returns the targets that have benchmarks to run,
+// sorted by package then side.
+func (s *state) prepare(ctx context.Context, sides []Side, modDirs map[Side]string, binDir string) ([]*target, error) {
+	var targets []*target
+	for _, side := range sides {
+		pkgs, err := listPackages(ctx, s.env, modDirs[side], s.cfg.Packages)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			s.res.BuildErrors = append(s.res.BuildErrors, BuildError{
+				Side: side, Package: strings.Join(s.cfg.Packages, " "), Output: err.Error(),
+			})
+			continue
+		}
+		for _, p := range pkgs {
+			targets = append(targets, &target{
+				side: side, pkg: p.ImportPath, modDir: modDirs[side], dir: p.Dir,
+				bin:  filepath.Join(binDir, fmt.Sprintf("%s-%03d.test", side, len(targets))),
+				skip: map[string]bool{},
+			})
+		}
+	}
+	s.prog.printf("building %d test binaries", len(targets))
+
+	type outcome struct {
+		buildMsg string
+		failure  *Failure
+		err      error
+	}
+	outcomes := make([]outcome, len(targets))
+	sem := make(chan struct{}, buildParallelism)
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			msg, ok, err := buildTest(ctx, s.env, t.modDir, t.pkg, t.bin)
+			if err != nil || !ok {
+				outcomes[i] = outcome{buildMsg: msg, err: err}
+				t.broken = true
+				return
+			}
+			names, f, err := s.listBenchmarks(ctx, t)
+			outcomes[i] = outcome{failure: f, err: err}
+			t.names = names
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var ready []*target
+	for i, t := range targets {
+		o := outcomes[i]
+		switch {
+		case o.err != nil:
+			return nil, o.err
+		case o.buildMsg != "":
+			s.res.BuildErrors = append(s.res.BuildErrors, BuildError{Side: t.side, Package: t.pkg, Output: o.buildMsg})
+		case o.failure != nil:
+			s.addFailure(*o.failure)
+		case !t.broken && len(t.names) > 0:
+			ready = append(ready, t)
+		}
+	}
+	sort.SliceStable(ready, func(i, j int) bool { return ready[i].pkg < ready[j].pkg })
+	return ready, nil
+}
+
+// listBenchmarks asks a built binary for its benchmarks and keeps those
+// that the pattern selects.
+func (s *state) listBenchmarks(ctx context.Context, t *target) ([]string, *Failure, error) {
+	r, err := s.runBinary(ctx, t, "-test.list=^Benchmark")
+	if err != nil {
+		return nil, nil, err
+	}
+	if r.err != nil {
+		return nil, &Failure{Side: t.side, Package: t.pkg, Reason: "failed", Output: tail(string(r.out), maxFailureOutput)}, nil
+	}
+	var names []string
+	for _, line := range strings.Split(string(r.out), "\n") {
+		if line = strings.TrimSpace(line); strings.HasPrefix(line, "Benchmark") && !strings.ContainsAny(line, " \t") {
+			names = append(names, line)
+		}
+	}
+	return selectBenchmarks(s.cfg.Bench, names), nil, nil
+}
+
+// runBinary runs a target's test binary in its package directory, with a
+// fresh NATS server of its own when asked for.
+func (s *state) runBinary(ctx context.Context, t *target, args ...string) (procResult, error) {
+	env := s.env
+	if s.cfg.NATS {
+		url, stop, err := StartNATS(ctx)
+		if err != nil {
+			return procResult{}, err
+		}
+		defer stop()
+		env = append(slices.Clip(env), "NATS_URL="+url)
+	}
+	r := runProcess(ctx, t.dir, env, s.cfg.Timeout, t.bin, args...)
+	if err := ctx.Err(); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+// benchArgs are the flags of one measured run.
+func (s *state) benchArgs(pattern string) []string {
+	return []string{
+		"-test.run=^$",
+		"-test.bench=" + pattern,
+		"-test.benchmem",
+		"-test.count=1",
+		"-test.benchtime=" + s.cfg.Benchtime,
+		// -test.timeout does not cover benchmarks, runProcess's timeout
+		// does; it is passed for a TestMain that runs tests anyway.
+		"-test.timeout=" + s.cfg.Timeout.String(),
+	}
+}
+
+// rounds runs cfg.Count rounds; in each, every package runs once per
+// side, the sides in an order drawn at random for the round.
+func (s *state) rounds(ctx context.Context, sides []Side, targets []*target) error {
+	rng := rand.New(rand.NewPCG(uint64(s.res.Seed), 0))
+	s.prog.total = s.cfg.Count * len(targets)
+	s.prog.begin()
+	for round := 1; round <= s.cfg.Count; round++ {
+		order := slices.Clone(sides)
+		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		s.res.Orders = append(s.res.Orders, order)
+		var runs []*target
+		for _, side := range order {
+			for _, t := range targets {
+				if t.side == side {
+					runs = append(runs, t)
+				}
+			}
+		}
+		// Keep a package's base and head runs next to each other, in
+		// the round's order: drift between them is then smallest.
+		sort.SliceStable(runs, func(i, j int) bool { return runs[i].pkg < runs[j].pkg })
+		for i, t := range runs {
+			if !t.broken && len(t.active()) > 0 {
+				if err := s.measure(ctx, t); err != nil {
+					return err
+				}
+			}
+			s.prog.ran(round, i == len(runs)-1)
+		}
+		s.res.Rounds = round
+	}
+	return nil
+}
+
+// measure runs one target once. A benchmark that fails is reported and
+// not run again; when one kills the binary, the benchmarks after it are
+// run in a new process, so that one bad benchmark costs no others.
+func (s *state) measure(ctx context.Context, t *target) error {
+	pending := t.active()
+	for len(pending) > 0 {
+		pattern := s.cfg.Bench
+		if len(pending) != len(t.names) {
+			pattern = narrowPattern(s.cfg.Bench, pending)
+		}
+		r, err := s.runBinary(ctx, t, s.benchArgs(pattern)...)
+		if err != nil {
+			return err
+		}
+		o := parseOutput(r.out)
+		s.record(t, o)
+		outTail := tail(string(r.out), maxFailureOutput)
+		for _, f := range o.failed {
+			s.addFailure(Failure{Side: t.side, Package: t.pkg, Benchmark: reportName(f), Reason: "failed", Output: outTail})
+			t.skip[topLevel(f)] = true
+		}
+		if r.err == nil || !(o.crashed || r.timedOut || len(o.failed) == 0) {
+			return nil
+		}
+		reason := "failed"
+		switch {
+		case r.timedOut:
+			reason = "timeout"
+		case o.crashed:
+			reason = "panic"
+		}
+		if o.started == "" {
+			s.addFailure(Failure{Side: t.side, Package: t.pkg, Reason: reason, Output: outTail})
+			t.broken = true
+			return nil
+		}
+		s.addFailure(Failure{Side: t.side, Package: t.pkg, Benchmark: reportName(o.started), Reason: reason, Output: outTail})
+		t.skip[topLevel(o.started)] = true
+		var next []string
+		for _, n := range pending {
+			if !t.skip[n] && !o.completed[n] {
+				next = append(next, n)
+			}
+		}
+		pending = next
+	}
+	return nil
+}
+
+// record appends a run's results to its side's file, preceded by the
+// configuration lines that changed; pkg is always the target's own.
+func (s *state) record(t *target, o runOutput) {
+	if len(o.results) == 0 {
+		return
+	}
+	so := s.out[t.side]
+	for _, k := range headerKeys {
+		v := o.headers[k]
+		if k == "pkg" {
+			v = t.pkg
+		}
+		if v != "" && so.last[k] != v {
+			fmt.Fprintf(&so.buf, "%s: %s\n", k, v)
+			so.last[k] = v
+		}
+	}
+	for _, l := range o.results {
+		so.buf.WriteString(l)
+		so.buf.WriteByte('\n')
+	}
+}
+
+// addFailure records f unless the same benchmark already failed the
+// same way on the same side.
+func (s *state) addFailure(f Failure) {
+	key := strings.Join([]string{string(f.Side), f.Package, f.Benchmark, f.Reason}, "\x00")
+	if s.failSeen[key] {
+		return
+	}
+	s.failSeen[key] = true
+	s.res.Failures = append(s.res.Failures, f)
+}
+
+var unsafeFileChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// profile runs every target once more, unmeasured, with a CPU profile,
+// and keeps each profile's hotspots. A run that fails here was reported
+// by the measured rounds already, so it is only skipped.
+func (s *state) profile(ctx context.Context, targets []*target, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("making the profile directory: %w", err)
+	}
+	s.prog.printf("profiling %d test binaries", len(targets))
+	for _, t := range targets {
+		active := t.active()
+		if t.broken || len(active) == 0 {
+			continue
+		}
+		file := filepath.Join(dir, string(t.side)+"-"+unsafeFileChars.ReplaceAllString(t.pkg, "_")+".pprof")
+		args := s.benchArgs(narrowPattern(s.cfg.Bench, active))
+		if _, err := s.runBinary(ctx, t, append(args, "-test.cpuprofile="+file)...); err != nil {
+			return err
+		}
+		hot, err := hotspots(file, t.side, t.pkg)
+		if err != nil {
+			continue
+		}
+		s.res.Hotspots = append(s.res.Hotspots, hot...)
+	}
+	return nil
+}
