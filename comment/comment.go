@@ -26,6 +26,7 @@ type Target struct {
 	Number      int
 }
 
+// String formats t as owner/repo#number.
 func (t Target) String() string { return fmt.Sprintf("%s/%s#%d", t.Owner, t.Repo, t.Number) }
 
 // Poster creates or updates the sticky comment for key on t and returns its
@@ -63,6 +64,7 @@ const maxPages = 100
 
 // GitHub is a Poster on the GitHub REST API (github.com or Enterprise
 // Server). Its exported fields tune retries; set them before first use.
+// After that it is safe for concurrent use.
 type GitHub struct {
 	// Sleep waits for d or until ctx is done; tests replace it so they
 	// don't wait. Nil means a real timer.
@@ -94,10 +96,15 @@ func NewGitHub(apiURL, token string, hc *http.Client) (*GitHub, error) {
 	}
 	u, err := url.Parse(apiURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("github api url %q: want an absolute http(s) URL such as %s", apiURL, DefaultAPIURL)
+		shown := apiURL
+		if token != "" {
+			shown = strings.ReplaceAll(shown, token, "***")
+		}
+		return nil, fmt.Errorf("github api url %q: want an absolute http(s) URL such as %s", shown, DefaultAPIURL)
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("github api url %q: must not carry credentials, a query or a fragment", u.Redacted())
+		// Not shown: the extra part may be a credential.
+		return nil, errors.New("github api url: must not carry credentials, a query or a fragment")
 	}
 	if !strings.HasSuffix(u.Path, "/") {
 		u.Path += "/"

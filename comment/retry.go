@@ -84,7 +84,18 @@ func (g *GitHub) classify(err error, attempt int) (wait time.Duration, retry boo
 	}
 	var ab *github.AbuseRateLimitError
 	if errors.As(err, &ab) {
-		if ab.RetryAfter != nil && *ab.RetryAfter > 0 {
+		// GitHub's rule: Retry-After if given; else the reset if nothing
+		// remains; else at least a minute. go-github's RetryAfter falls
+		// back to X-RateLimit-Reset even when requests remain, which is
+		// the primary window (up to an hour), so read the headers here.
+		var h http.Header
+		if ab.Response != nil {
+			h = ab.Response.Header
+		}
+		if d, ok := retryAfter(h); ok {
+			return d, true, nil
+		}
+		if h.Get("X-RateLimit-Remaining") == "0" && ab.RetryAfter != nil && *ab.RetryAfter > 0 {
 			return *ab.RetryAfter, true, nil
 		}
 		return secondaryDefault, true, nil

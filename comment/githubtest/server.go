@@ -68,14 +68,19 @@ type Option func(*Server)
 // WithToken sets the token that requests must carry.
 func WithToken(token string) Option { return func(s *Server) { s.token = token } }
 
+// WithMaxBody sets the longest body accepted, in characters (default
+// MaxBody), to make the server refuse what the client thinks fits.
+func WithMaxBody(n int) Option { return func(s *Server) { s.maxBody = n } }
+
 // WithLogin sets the author of comments created through the API.
 func WithLogin(login string) Option { return func(s *Server) { s.login = login } }
 
 // Server is the fake API. Its methods are safe for concurrent use.
 type Server struct {
-	srv   *httptest.Server
-	token string
-	login string
+	srv     *httptest.Server
+	token   string
+	login   string
+	maxBody int
 
 	mu        sync.Mutex
 	comments  []*Comment // in ID order
@@ -98,11 +103,12 @@ type Server struct {
 func New(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	s := &Server{
-		token:  DefaultToken,
-		login:  DefaultLogin,
-		nextID: firstCommentID,
-		clock:  time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
-		calls:  map[string]int{},
+		token:   DefaultToken,
+		login:   DefaultLogin,
+		maxBody: MaxBody,
+		nextID:  firstCommentID,
+		clock:   time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+		calls:   map[string]int{},
 	}
 	for _, o := range opts {
 		o(s)
@@ -356,7 +362,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	body, ok := commentBody(w, r, "create-an-issue-comment")
+	body, ok := commentBody(w, r, "create-an-issue-comment", s.maxBody)
 	if !ok {
 		return
 	}
@@ -374,7 +380,7 @@ func (s *Server) edit(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, errBody("Not Found", docComments+"#update-an-issue-comment", nil))
 		return
 	}
-	body, ok := commentBody(w, r, "update-an-issue-comment")
+	body, ok := commentBody(w, r, "update-an-issue-comment", s.maxBody)
 	if !ok {
 		return
 	}
@@ -409,7 +415,7 @@ func issuePath(w http.ResponseWriter, r *http.Request) (owner, repo string, numb
 }
 
 // commentBody decodes {"body": ...} and validates it as GitHub does.
-func commentBody(w http.ResponseWriter, r *http.Request, doc string) (string, bool) {
+func commentBody(w http.ResponseWriter, r *http.Request, doc string, maxBody int) (string, bool) {
 	var in struct {
 		Body *string `json:"body"`
 	}
@@ -422,10 +428,10 @@ func commentBody(w http.ResponseWriter, r *http.Request, doc string) (string, bo
 		writeJSON(w, http.StatusUnprocessableEntity, errBody("Validation Failed", docComments+"#"+doc,
 			[]map[string]string{{"resource": "IssueComment", "code": "missing_field", "field": "body"}}))
 		return "", false
-	case utf8.RuneCountInString(*in.Body) > MaxBody:
+	case utf8.RuneCountInString(*in.Body) > maxBody:
 		writeJSON(w, http.StatusUnprocessableEntity, errBody("Validation Failed", docComments+"#"+doc,
 			[]map[string]string{{"resource": "IssueComment", "code": "custom", "field": "body",
-				"message": fmt.Sprintf("body is too long (maximum is %d characters)", MaxBody)}}))
+				"message": fmt.Sprintf("body is too long (maximum is %d characters)", maxBody)}}))
 		return "", false
 	}
 	return *in.Body, true
