@@ -187,7 +187,7 @@ func NewService(ctx context.Context, nc *nats.Conn, db *DB, cfg ServiceConfig) (
 	}
 	// The server knows every subscription before NewService returns, so
 	// that a query sent right after it is not met with "no responders".
-	if err := s.nc.FlushWithContext(ctx); err != nil {
+	if err := s.nc.FlushTimeout(10 * time.Second); err != nil {
 		_ = s.Stop(ctx)
 		return nil, fmt.Errorf("starting botdb service: %w", err)
 	}
