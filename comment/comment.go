@@ -211,7 +211,7 @@ func (g *GitHub) Upsert(ctx context.Context, t Target, key, body string) (string
 		return "", fmt.Errorf("upserting comment: invalid target %q: want owner, repo and a positive number", t.String())
 	}
 	marker := KeyMarker(key)
-	existing, err := g.find(ctx, t, marker)
+	existing, err := g.find(ctx, t, marker, 0)
 	if err != nil {
 		return "", g.clean(fmt.Errorf("finding comment %s on %s: %w", marker, t, err))
 	}
@@ -219,7 +219,7 @@ func (g *GitHub) Upsert(ctx context.Context, t Target, key, body string) (string
 		ic := &github.IssueComment{Body: github.String(b)}
 		var out *github.IssueComment
 		if existing != 0 {
-			err := g.do(ctx, func(ctx context.Context, c *github.Client) (*github.Response, error) {
+			err := g.do(ctx, 0, func(ctx context.Context, c *github.Client) (*github.Response, error) {
 				var resp *github.Response
 				var err error
 				out, resp, err = c.Issues.EditComment(ctx, t.Owner, t.Repo, existing, ic)
@@ -237,9 +237,20 @@ func (g *GitHub) Upsert(ctx context.Context, t Target, key, body string) (string
 			// fails the create the same way.
 			existing = 0
 		}
-		err := g.do(ctx, func(ctx context.Context, c *github.Client) (*github.Response, error) {
-			var resp *github.Response
-			var err error
+		var prev error
+		err := g.do(ctx, 0, func(ctx context.Context, c *github.Client) (resp *github.Response, err error) {
+			defer func() { prev = err }()
+			if ambiguous(prev) {
+				// The last create may have landed: look before posting again.
+				id, err := g.find(ctx, t, marker, 1)
+				if err != nil {
+					return nil, err
+				}
+				if id != 0 {
+					out, resp, err = c.Issues.EditComment(ctx, t.Owner, t.Repo, id, ic)
+					return resp, err
+				}
+			}
 			out, resp, err = c.Issues.CreateComment(ctx, t.Owner, t.Repo, t.Number, ic)
 			return resp, err
 		})
@@ -262,13 +273,13 @@ func (g *GitHub) Upsert(ctx context.Context, t Target, key, body string) (string
 // find returns the ID of the comment to update: the newest with the marker
 // at its start (as we write it), else the newest containing it anywhere;
 // 0 if none. Others with the same marker are left alone.
-func (g *GitHub) find(ctx context.Context, t Target, marker string) (int64, error) {
+func (g *GitHub) find(ctx context.Context, t Target, marker string, attempts int) (int64, error) {
 	var first, anywhere int64
 	opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
 	for page := 0; page < maxPages; page++ {
 		var list []*github.IssueComment
 		var next int
-		err := g.do(ctx, func(ctx context.Context, c *github.Client) (*github.Response, error) {
+		err := g.do(ctx, attempts, func(ctx context.Context, c *github.Client) (*github.Response, error) {
 			l, resp, err := c.Issues.ListComments(ctx, t.Owner, t.Repo, t.Number, opts)
 			if err == nil {
 				list, next = l, resp.NextPage

@@ -159,6 +159,25 @@ func TestUpsert(t *testing.T) {
 			wantSleeps: s(1),
 		},
 		{
+			name:       "create applied but answered 504 is not duplicated",
+			posts:      []post{{key: "k", body: "once", fault: func(s *githubtest.Server) { s.LoseResponses(1, http.StatusGatewayTimeout) }}},
+			wantKeyed:  map[string]string{"k": "once"},
+			wantTotal:  1,
+			wantCalls:  map[string]int{"GET": 2, "POST": 1, "PATCH": 1},
+			wantSleeps: s(1),
+		},
+		{
+			name: "create refused with 502 is retried as a create",
+			posts: []post{{key: "k", body: "once", fault: func(s *githubtest.Server) {
+				s.AddComments(pr.Owner, pr.Repo, pr.Number, 1, "noise")
+				s.FailNextOn(http.MethodPost, 1, http.StatusBadGateway)
+			}}},
+			wantKeyed:  map[string]string{"k": "once"},
+			wantTotal:  2,
+			wantCalls:  map[string]int{"GET": 2, "POST": 2, "PATCH": 0},
+			wantSleeps: s(1),
+		},
+		{
 			name:       "500s that never end give up after 5 attempts",
 			posts:      []post{{key: "k", body: "x", fault: func(s *githubtest.Server) { s.FailNext(100, http.StatusBadGateway) }}},
 			wantErrSub: "giving up after 5 attempts",

@@ -21,8 +21,11 @@ const secondaryDefault = time.Minute
 // do runs call with a fresh client until it succeeds, fails for good, or the
 // retry budget (attempts, total wait, ctx) runs out. It returns the last
 // error, wrapped with ErrPermission for a refusal.
-func (g *GitHub) do(ctx context.Context, call func(context.Context, *github.Client) (*github.Response, error)) error {
-	attempts := g.MaxAttempts
+// attempts 0 means g.MaxAttempts.
+func (g *GitHub) do(ctx context.Context, attempts int, call func(context.Context, *github.Client) (*github.Response, error)) error {
+	if attempts <= 0 {
+		attempts = g.MaxAttempts
+	}
 	if attempts <= 0 {
 		attempts = DefaultMaxAttempts
 	}
@@ -47,6 +50,9 @@ func (g *GitHub) do(ctx context.Context, call func(context.Context, *github.Clie
 			return err
 		}
 		if attempt >= attempts {
+			if attempts == 1 {
+				return err
+			}
 			return fmt.Errorf("giving up after %d attempts: %w", attempt, err)
 		}
 		if waited+wait > budget {
@@ -166,4 +172,23 @@ func (g *GitHub) sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// ambiguous reports whether a failed write may have been applied all the
+// same: a 5xx from a proxy or a lost connection can follow a create that
+// GitHub did, and blindly retrying it would duplicate the comment.
+func ambiguous(err error) bool {
+	if err == nil {
+		return false
+	}
+	var rl *github.RateLimitError
+	var ab *github.AbuseRateLimitError
+	if errors.As(err, &rl) || errors.As(err, &ab) {
+		return false
+	}
+	var er *github.ErrorResponse
+	if errors.As(err, &er) {
+		return er.Response != nil && er.Response.StatusCode >= 500
+	}
+	return true
 }

@@ -95,6 +95,9 @@ type Server struct {
 	retryAfter int
 	fail       int
 	failStatus int
+	failMethod string
+	lose       int
+	loseStatus int
 	forbidden  bool
 	notFound   bool
 }
@@ -135,11 +138,24 @@ func (s *Server) Token() string { return s.token }
 // Client is an HTTP client for the server.
 func (s *Server) Client() *http.Client { return s.srv.Client() }
 
-// FailNext makes the next n requests answer status (such as 502).
-func (s *Server) FailNext(n, status int) {
+// FailNext makes the next n requests answer status (such as 502) without
+// doing anything.
+func (s *Server) FailNext(n, status int) { s.FailNextOn("", n, status) }
+
+// FailNextOn is FailNext for requests with method only ("" for any).
+func (s *Server) FailNextOn(method string, n, status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.fail, s.failStatus = n, status
+	s.fail, s.failStatus, s.failMethod = n, status, method
+}
+
+// LoseResponses makes the next n writes (POST, PATCH) take effect but
+// answer status (such as 504), as when a proxy times out after GitHub has
+// done the work; a client that retries blindly duplicates comments.
+func (s *Server) LoseResponses(n, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lose, s.loseStatus = n, status
 }
 
 // SecondaryRateLimit makes the next n requests answer 403 with GitHub's
@@ -287,7 +303,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			}
 			s.mu.Unlock()
 			writeJSON(w, http.StatusForbidden, errBody(MsgSecondaryRate, DocSecondaryRate, nil))
-		case s.fail > 0:
+		case s.fail > 0 && (s.failMethod == "" || s.failMethod == r.Method):
 			s.fail--
 			st := s.failStatus
 			s.mu.Unlock()
@@ -298,6 +314,12 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		case s.forbidden && write:
 			s.mu.Unlock()
 			writeJSON(w, http.StatusForbidden, errBody(MsgNotAccessible, docComments+"#create-an-issue-comment", nil))
+		case s.lose > 0 && write:
+			s.lose--
+			st := s.loseStatus
+			s.mu.Unlock()
+			next.ServeHTTP(httptest.NewRecorder(), r)
+			writeJSON(w, st, errBody(http.StatusText(st), "", nil))
 		default:
 			s.mu.Unlock()
 			next.ServeHTTP(w, r)
