@@ -21,7 +21,6 @@ const (
 func Escape(s string) string {
 	var b strings.Builder
 	b.Grow(len(s) + len(s)/4)
-	lower := strings.ToLower(s)
 	for i, r := range s {
 		switch {
 		case r == '&':
@@ -37,8 +36,8 @@ func Escape(s string) string {
 			b.WriteString("@" + zwj)
 		case r == ':' && strings.HasPrefix(s[i:], "://"):
 			b.WriteString(":" + zwsp)
-		case (r == 'w' || r == 'W') && strings.HasPrefix(lower[i:], "www."):
-			b.WriteString(string(r) + zwsp)
+		case r == '.' && i >= 3 && strings.EqualFold(s[i-3:i], "www"):
+			b.WriteString(zwsp + ".")
 		case strings.ContainsRune("\\`*_[](){}#!~$", r):
 			// Backslash escapes are literal ASCII punctuation in CommonMark.
 			b.WriteByte('\\')

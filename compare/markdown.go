@@ -107,11 +107,19 @@ func (m *mdReport) prepare() {
 		if row.Verdict == Measured {
 			m.absolute = true
 		}
-		if row.Verdict == Regression || row.Verdict == Improvement {
+	}
+	for _, row := range m.r.Benchmarks {
+		// In absolute mode the measured figures take the place of the
+		// significant changes, and are cut the same way.
+		if row.Verdict == Regression || row.Verdict == Improvement || (m.absolute && row.Head != nil) {
 			m.sig = append(m.sig, row)
 		} else {
 			m.rest = append(m.rest, row)
 		}
+	}
+	if m.absolute {
+		m.pkgNames = shortPackages(m.r.Benchmarks)
+		return
 	}
 	sort.SliceStable(m.sig, func(i, j int) bool {
 		a, b := m.sig[i], m.sig[j]
@@ -148,7 +156,7 @@ func (m *mdReport) doc(outputLines int) *mdDoc {
 func (m *mdReport) head() string {
 	var b strings.Builder
 	b.WriteString(Marker + "\n")
-	b.WriteString("### " + m.verdictLine() + "\n\n")
+	b.WriteString("### " + m.verdictLine() + "\n")
 	var line []string
 	if m.r.Base.Ref != "" || m.r.Base.SHA != "" {
 		line = append(line, "base "+refString(m.r.Base)+" → head "+refString(m.r.Head))
@@ -166,7 +174,7 @@ func (m *mdReport) head() string {
 		line = append(line, fmt.Sprintf("[run](%s)", m.runURL))
 	}
 	if len(line) > 0 {
-		b.WriteString(strings.Join(line, " · ") + "\n")
+		b.WriteString("\n" + strings.Join(line, " · ") + "\n")
 	}
 	return b.String()
 }
@@ -261,7 +269,7 @@ func plural(n int, one, many string) string {
 // sigTable is the table of the first n significant changes, worst first.
 func (m *mdReport) sigTable(n int) string {
 	if m.absolute {
-		return m.absTable()
+		return m.absTable(n)
 	}
 	if len(m.sig) == 0 {
 		return ""
@@ -284,16 +292,19 @@ func (m *mdReport) sigTable(n int) string {
 }
 
 // absTable lists the head's figures when there is no baseline.
-func (m *mdReport) absTable() string {
+func (m *mdReport) absTable(n int) string {
+	if len(m.sig) == 0 {
+		return ""
+	}
 	var b strings.Builder
 	b.WriteString("| Benchmark | Unit | Median | 95% CI | n |\n")
 	b.WriteString("|:--|:--|--:|--:|--:|\n")
-	for _, r := range m.r.Benchmarks {
-		if r.Head == nil {
-			continue
-		}
+	for _, r := range m.sig[:n] {
 		sc := benchunit.CommonScale([]float64{r.Head.Center}, benchunit.ClassOf(r.Unit))
 		fmt.Fprintf(&b, "| %s | %s | %s | ± %s | %d |\n", m.name(r), Escape(r.Unit), fmtValue(sc, r.Head.Center, r.Unit), pctRange(r.Head), r.Head.N)
+	}
+	if more := len(m.sig) - n; more > 0 {
+		fmt.Fprintf(&b, "\n…and %s.\n", plural(more, "more result", "more results"))
 	}
 	return b.String()
 }
@@ -325,7 +336,8 @@ func (m *mdReport) failures(outputLines int) string {
 		fmt.Fprintf(&b, "- **%s** %s %s: %s\n", Escape(f.Side), Escape(f.Package), Escape(name), Escape(orDefault(f.Reason, "failed")))
 		writeOutput(&b, f.Output, outputLines)
 	}
-	return b.String()
+	return strings.TrimRight(b.String(), "\n") + "\n"
+
 }
 
 func writeOutput(b *strings.Builder, out string, lines int) {
@@ -346,7 +358,11 @@ func (m *mdReport) details() string {
 		return ""
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "<details><summary>%s</summary>\n\n", plural(len(m.rest), "other result", "other results"))
+	what := plural(len(m.rest), "other result", "other results")
+	if len(m.sig) == 0 {
+		what = "All " + plural(len(m.rest), "result", "results")
+	}
+	fmt.Fprintf(&b, "<details><summary>%s</summary>\n\n", what)
 	b.WriteString("| Benchmark | Unit | Base | Head | Δ | p (adjusted) | Verdict |\n")
 	b.WriteString("|:--|:--|--:|--:|--:|--:|:--|\n")
 	for _, r := range m.rest {

@@ -1,0 +1,188 @@
+package compare
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+// golden compares got with testdata/NAME.golden; a mismatch writes
+// testdata/NAME.got beside it, and -update rewrites the golden file.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	gotPath := filepath.Join("testdata", name+".got")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(gotPath)
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err == nil && string(want) == got {
+		os.Remove(gotPath)
+		return
+	}
+	if werr := os.WriteFile(gotPath, []byte(got), 0o644); werr != nil {
+		t.Fatal(werr)
+	}
+	if err != nil {
+		t.Fatalf("reading golden file: %v (output written to %s; run with -update)", err, gotPath)
+	}
+	t.Errorf("markdown differs from %s; see %s (diff them, or run go test -update)", path, gotPath)
+}
+
+// pinEnv makes the report independent of the toolchain running the test.
+func pinEnv(r *Report) *Report {
+	r.Environment.GoVersion = "go1.26.0"
+	return r
+}
+
+// prInput is a pull request with everything a report can hold.
+func prInput() Input {
+	return Input{
+		BaseRef:  Ref{Ref: "main", SHA: "0123456789abcdef0123456789abcdef01234567"},
+		HeadRef:  Ref{Ref: "feature/faster", SHA: "89abcdef0123456789abcdef0123456789abcdef"},
+		Config:   Config{Packages: []string{"./..."}, Bench: ".", Count: 10, Benchtime: "100ms"},
+		Failures: mixedFailures(),
+		BuildErrors: []BuildError{{Side: "head", Package: "example.com/m/z",
+			Output: "# example.com/m/z\n./z.go:3:2: undefined: Foo @octocat\n```\n<b>not html</b>"}},
+		Hotspots: []Hotspot{
+			{Side: "head", Package: pkgA, Function: "example.com/m/a.(*T).slow", Flat: 0.41, Cum: 0.52},
+			{Side: "base", Package: pkgA, Function: "runtime.mallocgc", Flat: 0.12, Cum: 0.2},
+			{Side: "head", Package: "example.com/m/b", Function: "b.notShown", Flat: 0.9, Cum: 0.9},
+		},
+		Command: "go run github.com/natsbench/natsbench-action@v1 -baseline 0123456 -count 10 -benchtime 100ms",
+		RunURL:  "https://github.com/natsbench/demo/actions/runs/42",
+	}
+}
+
+func TestMarkdownGolden(t *testing.T) {
+	_, head := fixture(t, "mixed")
+	tests := []struct {
+		name string
+		rep  func(t *testing.T) *Report
+		opt  MarkdownOptions
+	}{
+		{"mixed", func(t *testing.T) *Report { return mustCompute(t, "mixed", prInput()) }, MarkdownOptions{}},
+		{"unchanged", func(t *testing.T) *Report {
+			return mustCompute(t, "aa", Input{BaseRef: Ref{Ref: "main"}, HeadRef: Ref{Ref: "pr"}, Config: Config{Count: 10}})
+		}, MarkdownOptions{}},
+		{"absolute", func(t *testing.T) *Report {
+			r, err := Compute(Input{Head: head, HeadRef: Ref{Ref: "main", SHA: "89abcdef"}, Command: "go run . -count 10"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}, MarkdownOptions{}},
+		{"cut", func(t *testing.T) *Report {
+			in := prInput()
+			in.Failures[0].Output = strings.Repeat("goroutine 1 [running]:\nexample.com/m/a.BenchmarkBroken(0xc000)\n", 40)
+			return mustCompute(t, "mixed", in)
+		}, MarkdownOptions{MaxBytes: 4000}},
+		{"hostile", func(t *testing.T) *Report { return mustCompute(t, "hostile", Input{}) }, MarkdownOptions{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			md := Markdown(pinEnv(tt.rep(t)), tt.opt)
+			golden(t, tt.name, md)
+			checkMarkdown(t, md, tt.opt.MaxBytes)
+		})
+	}
+}
+
+// checkMarkdown asserts what every rendering must hold.
+func checkMarkdown(t *testing.T, md string, maxBytes int) {
+	t.Helper()
+	if !strings.HasPrefix(md, Marker+"\n### ") {
+		t.Errorf("markdown does not start with the marker and the verdict:\n%.200s", md)
+	}
+	if maxBytes > 0 && len(md) > maxBytes {
+		t.Errorf("markdown is %d bytes, limit %d", len(md), maxBytes)
+	}
+	if !utf8.ValidString(md) {
+		t.Error("markdown is not valid UTF-8")
+	}
+	// Every table row has as many cell separators as its header: no
+	// untrusted text split a cell.
+	cols := 0
+	for _, line := range strings.Split(md, "\n") {
+		if !strings.HasPrefix(line, "|") {
+			cols = 0
+			continue
+		}
+		n := strings.Count(line, "|")
+		if cols == 0 {
+			cols = n
+		} else if n != cols {
+			t.Errorf("table row has %d separators, header %d: %s", n, cols, line)
+		}
+	}
+	if strings.Count(md, Marker) != 1 {
+		t.Errorf("marker appears %d times", strings.Count(md, Marker))
+	}
+}
+
+func TestMarkdownHostile(t *testing.T) {
+	md := Markdown(mustCompute(t, "hostile", Input{}), MarkdownOptions{})
+	for _, bad := range []string{"<img", "@octocat", "](http", "http://"} {
+		if strings.Contains(md, bad) {
+			t.Errorf("markdown contains %q:\n%s", bad, md)
+		}
+	}
+	if !strings.Contains(md, "🔴") {
+		t.Errorf("the hostile benchmark's regression is not shown:\n%s", md)
+	}
+}
+
+func TestMarkdownCut(t *testing.T) {
+	in := prInput()
+	r := mustCompute(t, "mixed", in)
+	full := Markdown(r, MarkdownOptions{})
+	for _, limit := range []int{len(full), 4000, 3000, 2000, 1200} {
+		md := Markdown(r, MarkdownOptions{MaxBytes: limit})
+		checkMarkdown(t, md, limit)
+		if limit == len(full) && md != full {
+			t.Errorf("limit = full size changed the output")
+		}
+		if !strings.Contains(md, "https://github.com/natsbench/demo/actions/runs/42") {
+			t.Errorf("limit %d: run link lost", limit)
+		}
+		if !strings.Contains(md, "5 regressions, 3 improvements") {
+			t.Errorf("limit %d: verdict lost", limit)
+		}
+		if limit < len(full) && !strings.Contains(md, "shortened") {
+			t.Errorf("limit %d: no note that the report was shortened", limit)
+		}
+	}
+	// The significant table goes last, worst rows kept.
+	md := Markdown(r, MarkdownOptions{MaxBytes: 1200})
+	if !strings.Contains(md, "more significant change") || !strings.Contains(md, "Allocs-2") {
+		t.Errorf("at 1200 bytes want the worst rows and \"…and N more\":\n%s", md)
+	}
+	// Absolute mode cuts its table of figures the same way.
+	_, head := fixture(t, "mixed")
+	abs, err := Compute(Input{Head: head, RunURL: in.RunURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	md = Markdown(abs, MarkdownOptions{MaxBytes: 1000})
+	checkMarkdown(t, md, 1000)
+	if !strings.Contains(md, "more results") || !strings.Contains(md, "measured, no baseline") {
+		t.Errorf("absolute at 1000 bytes:\n%s", md)
+	}
+	// An explicit RunURL wins over the report's, and unsafe URLs are dropped.
+	if md := Markdown(r, MarkdownOptions{RunURL: "https://example.com/x"}); !strings.Contains(md, "(https://example.com/x)") {
+		t.Errorf("RunURL option ignored")
+	}
+	r.RunURL = "javascript:alert(1)"
+	if md := Markdown(r, MarkdownOptions{}); strings.Contains(md, "javascript") {
+		t.Errorf("unsafe run URL rendered")
+	}
+}
