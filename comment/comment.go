@@ -46,7 +46,7 @@ var ErrPermission = errors.New("no permission to comment (read-only token?)")
 // workflows get a read-only token.
 const ForkAdvice = "Pull requests from forks get a read-only GITHUB_TOKEN, so the report is only in the job summary. " +
 	"To comment on them, use two workflows: the pull_request workflow runs this action and uploads its output-dir with actions/upload-artifact; " +
-	"a second workflow on workflow_run (which has a write token) downloads that artifact and runs this action with mode: post and the report path to post it. " +
+	"a second workflow on workflow_run (which has a write token) downloads that artifact and runs this action with mode: post and report: set to the downloaded report.json (or its directory) to post it. " +
 	"See the README's \"Forks\" section."
 
 // DefaultAPIURL is used when GITHUB_API_URL is empty.
@@ -74,7 +74,7 @@ type GitHub struct {
 	Now func() time.Time
 	// MaxAttempts bounds the tries of one API call (0: DefaultMaxAttempts).
 	MaxAttempts int
-	// MaxWait bounds the total time one API call may spend waiting between
+	// MaxWait bounds the total time one Upsert may spend waiting between
 	// tries (0: DefaultMaxWait).
 	MaxWait time.Duration
 	// MaxRateLimitWait is the longest wait for the primary rate limit to
@@ -211,15 +211,19 @@ func (g *GitHub) Upsert(ctx context.Context, t Target, key, body string) (string
 		return "", fmt.Errorf("upserting comment: invalid target %q: want owner, repo and a positive number", t.String())
 	}
 	marker := KeyMarker(key)
-	existing, err := g.find(ctx, t, marker, 0)
+	left := g.MaxWait
+	if left <= 0 {
+		left = DefaultMaxWait
+	}
+	existing, err := g.find(ctx, &left, t, marker, 0)
 	if err != nil {
-		return "", g.clean(fmt.Errorf("finding comment %s on %s: %w", marker, t, err))
+		return "", g.clean(fmt.Errorf("finding the comment for key %q on %s: %w", key, t, err))
 	}
 	write := func(b string) (*github.IssueComment, error) {
 		ic := &github.IssueComment{Body: github.String(b)}
 		var out *github.IssueComment
 		if existing != 0 {
-			err := g.do(ctx, 0, func(ctx context.Context, c *github.Client) (*github.Response, error) {
+			err := g.do(ctx, &left, 0, func(ctx context.Context, c *github.Client) (*github.Response, error) {
 				var resp *github.Response
 				var err error
 				out, resp, err = c.Issues.EditComment(ctx, t.Owner, t.Repo, existing, ic)
@@ -238,11 +242,11 @@ func (g *GitHub) Upsert(ctx context.Context, t Target, key, body string) (string
 			existing = 0
 		}
 		var prev error
-		err := g.do(ctx, 0, func(ctx context.Context, c *github.Client) (resp *github.Response, err error) {
+		err := g.do(ctx, &left, 0, func(ctx context.Context, c *github.Client) (resp *github.Response, err error) {
 			defer func() { prev = err }()
 			if ambiguous(prev) {
 				// The last create may have landed: look before posting again.
-				id, err := g.find(ctx, t, marker, 1)
+				id, err := g.find(ctx, &left, t, marker, 1)
 				if err != nil {
 					return nil, err
 				}
@@ -273,13 +277,13 @@ func (g *GitHub) Upsert(ctx context.Context, t Target, key, body string) (string
 // find returns the ID of the comment to update: the newest with the marker
 // at its start (as we write it), else the newest containing it anywhere;
 // 0 if none. Others with the same marker are left alone.
-func (g *GitHub) find(ctx context.Context, t Target, marker string, attempts int) (int64, error) {
+func (g *GitHub) find(ctx context.Context, left *time.Duration, t Target, marker string, attempts int) (int64, error) {
 	var first, anywhere int64
 	opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
 	for page := 0; page < maxPages; page++ {
 		var list []*github.IssueComment
 		var next int
-		err := g.do(ctx, attempts, func(ctx context.Context, c *github.Client) (*github.Response, error) {
+		err := g.do(ctx, left, attempts, func(ctx context.Context, c *github.Client) (*github.Response, error) {
 			l, resp, err := c.Issues.ListComments(ctx, t.Owner, t.Repo, t.Number, opts)
 			if err == nil {
 				list, next = l, resp.NextPage

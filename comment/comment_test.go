@@ -202,8 +202,19 @@ func TestUpsert(t *testing.T) {
 		{
 			name:       "secondary rate limit beyond the wait budget gives up",
 			posts:      []post{{key: "k", body: "ok", fault: func(s *githubtest.Server) { s.SecondaryRateLimit(1, 3600) }}},
-			wantErrSub: "over the 3m0s budget",
+			wantErrSub: "over the 3m0s left of the wait budget",
 			wantTotal:  0,
+		},
+		{
+			name: "the wait budget is shared by the calls of one upsert",
+			posts: []post{{key: "k", body: "ok", fault: func(s *githubtest.Server) {
+				s.SecondaryRateLimit(1, 100)                                 // the list waits 100s of 180s
+				s.FailNextOn(http.MethodPost, 2, http.StatusTooManyRequests) // the create 60s, then 60s more is over
+			}}},
+			wantErrSub: "GitHub asks to wait 1m0s, over the 20s left of the wait budget",
+			wantSleeps: s(100, 60),
+			wantTotal:  0,
+			wantCalls:  map[string]int{"GET": 2, "POST": 2},
 		},
 		{
 			name:       "429 is a rate limit",

@@ -21,19 +21,15 @@ const secondaryDefault = time.Minute
 // do runs call with a fresh client until it succeeds, fails for good, or the
 // retry budget (attempts, total wait, ctx) runs out. It returns the last
 // error, wrapped with ErrPermission for a refusal.
-// attempts 0 means g.MaxAttempts.
-func (g *GitHub) do(ctx context.Context, attempts int, call func(context.Context, *github.Client) (*github.Response, error)) error {
+// attempts 0 means g.MaxAttempts. Waits are charged to left, shared by
+// the calls of one Upsert so that it as a whole stays within MaxWait.
+func (g *GitHub) do(ctx context.Context, left *time.Duration, attempts int, call func(context.Context, *github.Client) (*github.Response, error)) error {
 	if attempts <= 0 {
 		attempts = g.MaxAttempts
 	}
 	if attempts <= 0 {
 		attempts = DefaultMaxAttempts
 	}
-	budget := g.MaxWait
-	if budget <= 0 {
-		budget = DefaultMaxWait
-	}
-	var waited time.Duration
 	for attempt := 1; ; attempt++ {
 		_, err := call(ctx, g.client())
 		if err == nil {
@@ -55,13 +51,13 @@ func (g *GitHub) do(ctx context.Context, attempts int, call func(context.Context
 			}
 			return fmt.Errorf("giving up after %d attempts: %w", attempt, err)
 		}
-		if waited+wait > budget {
-			return fmt.Errorf("giving up after %d attempts: GitHub asks to wait %v more, over the %v budget: %w", attempt, wait, budget-waited, err)
+		if wait > *left {
+			return fmt.Errorf("giving up after %d attempts: GitHub asks to wait %v, over the %v left of the wait budget: %w", attempt, wait, *left, err)
 		}
 		if err := g.sleep(ctx, wait); err != nil {
 			return err
 		}
-		waited += wait
+		*left -= wait
 	}
 }
 
