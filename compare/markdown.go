@@ -57,14 +57,22 @@ func Markdown(r *Report, opt MarkdownOptions) string {
 			return doc.String()
 		}
 	}
-	// Then fewer significant rows, worst kept.
-	for n := len(m.sig) - 1; n >= 0; n-- {
-		doc.sig = m.sigTable(n)
-		if fits() {
-			return doc.String()
+	// Then fewer significant rows, worst kept: the most rows that fit,
+	// found by bisection since the size grows with the rows.
+	lo, hi := 0, len(m.sig) // lo rows might fit; hi rows don't
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if doc.sig = m.sigTable(mid); fits() {
+			lo = mid
+		} else {
+			hi = mid - 1
 		}
 	}
-	doc.failures = ""
+	doc.sig = m.sigTable(lo)
+	if !fits() {
+		// Only if MaxBytes is smaller than the verdict and the run link.
+		doc.failures = ""
+	}
 	return doc.String()
 }
 
