@@ -59,7 +59,7 @@ type ServiceConfig struct {
 }
 
 func (c *ServiceConfig) setDefaults() error {
-	if err := validatePrefix(c.Prefix); err != nil {
+	if err := ValidatePrefix(c.Prefix); err != nil {
 		return err
 	}
 	if c.Prefix == "" {

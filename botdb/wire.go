@@ -73,8 +73,9 @@ func (s Subjects) Subject(k EventKind) (string, bool) {
 	return subj, ok
 }
 
-// validatePrefix checks that prefix is a plain dot-separated NATS token list.
-func validatePrefix(prefix string) error {
+// ValidatePrefix checks that prefix is a plain dot-separated list of NATS
+// tokens (no wildcards or spaces); empty means the default.
+func ValidatePrefix(prefix string) error {
 	if prefix == "" {
 		return nil
 	}
