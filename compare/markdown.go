@@ -216,8 +216,9 @@ func (m *mdReport) verdictLine() string {
 	if k := countBenchmarks(m.r.Benchmarks, Removed); k > 0 {
 		extra = append(extra, fmt.Sprintf("%d removed", k))
 	}
-	if k := inconclusive(m.r.Benchmarks); k > 0 {
-		extra = append(extra, fmt.Sprintf("%d inconclusive", k))
+	undecided := inconclusive(m.r.Benchmarks)
+	if undecided > 0 {
+		extra = append(extra, fmt.Sprintf("%d inconclusive", undecided))
 	}
 	icon := "✅"
 	switch {
@@ -225,6 +226,9 @@ func (m *mdReport) verdictLine() string {
 		icon = "❌"
 	case s[Regression] > 0:
 		icon = "⚠️"
+	case undecided > 0:
+		// Not a green light: some rows could not be tested.
+		icon = "❔"
 	}
 	var changes []string
 	if k := s[Regression]; k > 0 {
@@ -366,9 +370,9 @@ func (m *mdReport) details() string {
 		return ""
 	}
 	var b strings.Builder
-	what := plural(len(m.rest), "other result", "other results")
+	what := fmt.Sprintf("Other results (%d)", len(m.rest))
 	if len(m.sig) == 0 {
-		what = "All " + plural(len(m.rest), "result", "results")
+		what = fmt.Sprintf("All results (%d)", len(m.rest))
 	}
 	fmt.Fprintf(&b, "<details><summary>%s</summary>\n\n", what)
 	b.WriteString("| Benchmark | Unit | Base | Head | Δ | p (adjusted) | Verdict |\n")
@@ -390,7 +394,7 @@ func (m *mdReport) warnings() string {
 		return ""
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "<details><summary>%s</summary>\n\n", plural(len(m.r.Warnings), "warning", "warnings"))
+	fmt.Fprintf(&b, "<details><summary>Warnings (%d)</summary>\n\n", len(m.r.Warnings))
 	for _, w := range m.r.Warnings {
 		b.WriteString("- " + Escape(w) + "\n")
 	}
