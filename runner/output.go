@@ -111,13 +111,17 @@ func benchmarkOfFrame(frame string) string {
 
 // isCrash reports whether a line is the start of a Go crash report.
 func isCrash(line string) bool {
+	if _, rest, ok := strings.Cut(line, "\t"); ok && strings.HasPrefix(line, "Benchmark") {
+		// The crash report follows the benchmark's name on its line:
+		// "BenchmarkX-2   \tpanic: boom".
+		line = strings.TrimSpace(rest)
+	}
 	for _, p := range []string{"panic: ", "fatal error: ", "SIGQUIT: quit"} {
 		if strings.HasPrefix(line, p) {
 			return true
 		}
 	}
-	// "BenchmarkX-2   \tpanic: boom"
-	return strings.HasPrefix(line, "Benchmark") && strings.Contains(line, "\tpanic: ")
+	return false
 }
 
 // isResult reports whether fields form a benchmark result line: a name,

@@ -1,0 +1,321 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/perf/benchfmt"
+)
+
+// counts reads a benchmark file with benchfmt, as compare and benchstat
+// do, and counts results by "pkg name" (name without the procs suffix).
+func counts(t *testing.T, data []byte) map[string]int {
+	t.Helper()
+	got := map[string]int{}
+	r := benchfmt.NewReader(bytes.NewReader(data), "results")
+	for r.Scan() {
+		switch rec := r.Result().(type) {
+		case *benchfmt.Result:
+			pkg := rec.GetConfig("pkg")
+			name, _ := rec.Name.Base(), 0
+			got[pkg+" "+string(name)]++
+		case *benchfmt.SyntaxError:
+			t.Errorf("benchfmt syntax error: %v", rec)
+		}
+	}
+	if err := r.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func TestRunHeadVersusBase(t *testing.T) {
+	f := sharedFixture(t)
+	var progress bytes.Buffer
+	out := t.TempDir()
+	res, err := Run(t.Context(), Config{
+		Dir: f.dir, Baseline: f.baseSHA, Count: 2, Benchtime: "1x",
+		NATS: true, OutputDir: out, Progress: &progress, Seed: 42,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const m = "example.com/fixture/"
+
+	t.Run("results", func(t *testing.T) {
+		wantBase := map[string]int{
+			m + "a Changed": 2, m + "a Same": 2, m + "a Removed": 2, m + "a Fail": 2,
+			m + "a Panic": 2, m + "a After": 2, m + "gone Gone": 2, m + "broken Broken": 2,
+			m + "natsb Dial": 2, m + "hang Hang": 2,
+		}
+		// Fail and Panic fail on head; After runs after Panic killed its
+		// binary; gone is removed, fresh added, broken does not build.
+		wantHead := map[string]int{
+			m + "a Changed": 2, m + "a Same": 2, m + "a Added": 2, m + "a After": 2,
+			m + "fresh Fresh": 2, m + "natsb Dial": 2, m + "hang Hang": 2,
+		}
+		if got := counts(t, res.Base); !mapsEqual(got, wantBase) {
+			t.Errorf("base results = %v, want %v\n%s", got, wantBase, res.Base)
+		}
+		if got := counts(t, res.Head); !mapsEqual(got, wantHead) {
+			t.Errorf("head results = %v, want %v\n%s", got, wantHead, res.Head)
+		}
+	})
+	t.Run("files", func(t *testing.T) {
+		for _, c := range []struct {
+			path string
+			want []byte
+		}{{res.BaseFile, res.Base}, {res.HeadFile, res.Head}} {
+			got, err := os.ReadFile(c.path)
+			if err != nil || !bytes.Equal(got, c.want) {
+				t.Errorf("%s: %v, content differs from Result", c.path, err)
+			}
+			if filepath.Dir(c.path) != out {
+				t.Errorf("%s not in output dir %s", c.path, out)
+			}
+		}
+		for _, noise := range []string{"PASS", "ok ", "FAIL", "panic", "--- "} {
+			if bytes.Contains(res.Head, []byte(noise)) {
+				t.Errorf("head.txt contains %q:\n%s", noise, res.Head)
+			}
+		}
+		for _, h := range []string{"goos: ", "goarch: ", "pkg: ", "cpu: "} {
+			if !bytes.HasPrefix(res.Head, []byte("goos: ")) || !bytes.Contains(res.Head, []byte(h)) {
+				t.Errorf("head.txt lacks the %q header:\n%s", h, res.Head)
+			}
+		}
+	})
+	t.Run("failures", func(t *testing.T) {
+		type key struct {
+			side              Side
+			pkg, name, reason string
+		}
+		var got []key
+		for _, f := range res.Failures {
+			got = append(got, key{f.Side, f.Package, f.Benchmark, f.Reason})
+			if f.Reason == "failed" && !strings.Contains(f.Output, "fixture failure") ||
+				f.Reason == "panic" && !strings.Contains(f.Output, "fixture panic") {
+				t.Errorf("failure %s/%s output lacks the cause:\n%s", f.Package, f.Benchmark, f.Output)
+			}
+		}
+		want := []key{{Head, m + "a", "Fail", "failed"}, {Head, m + "a", "Panic", "panic"}}
+		if !slices.Equal(got, want) {
+			t.Errorf("failures = %v, want %v", got, want)
+		}
+	})
+	t.Run("build errors", func(t *testing.T) {
+		if len(res.BuildErrors) != 1 {
+			t.Fatalf("build errors = %+v, want one", res.BuildErrors)
+		}
+		b := res.BuildErrors[0]
+		if b.Side != Head || b.Package != m+"broken" || !strings.Contains(b.Output, "undefined: undefinedThing") {
+			t.Errorf("build error = %+v", b)
+		}
+	})
+	t.Run("commits and order", func(t *testing.T) {
+		if res.BaseSHA != f.baseSHA || res.HeadSHA != f.head || res.HeadRef != "main" || res.BaseRef != f.baseSHA {
+			t.Errorf("refs = %s %s %s %s", res.BaseRef, res.BaseSHA, res.HeadRef, res.HeadSHA)
+		}
+		if res.Rounds != 2 || len(res.Orders) != 2 || res.Seed != 42 {
+			t.Errorf("rounds %d, orders %v, seed %d", res.Rounds, res.Orders, res.Seed)
+		}
+		for _, o := range res.Orders {
+			if len(o) != 2 || o[0] == o[1] {
+				t.Errorf("order %v: want base and head once each", o)
+			}
+		}
+		if !strings.Contains(res.Command, "-baseline "+f.baseSHA) || !strings.Contains(res.Command, "-count 2 -benchtime 1x") {
+			t.Errorf("command = %s", res.Command)
+		}
+		if !strings.Contains(progress.String(), "round 2/2: 18/18 benchmark runs done") {
+			t.Errorf("progress:\n%s", progress.String())
+		}
+	})
+	t.Run("worktree removed", func(t *testing.T) {
+		if n := worktrees(t, f.dir); n != 1 {
+			t.Errorf("%d worktrees left, want 1", n)
+		}
+	})
+}
+
+func mapsEqual(a, b map[string]int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func TestRunAbsoluteWithProfile(t *testing.T) {
+	f := sharedFixture(t)
+	out := t.TempDir()
+	res, err := Run(t.Context(), Config{
+		Dir: f.dir, Packages: []string{"./a"}, Bench: "^BenchmarkChanged$",
+		Count: 1, Benchtime: "300ms", Profile: true, OutputDir: out,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.BaseSHA != "" || res.BaseFile != "" || res.Base != nil || strings.Contains(res.Command, "-baseline") {
+		t.Errorf("absolute mode has a base: %q %q %q %q", res.BaseSHA, res.BaseFile, res.Base, res.Command)
+	}
+	if got := counts(t, res.Head); !mapsEqual(got, map[string]int{"example.com/fixture/a Changed": 1}) {
+		t.Errorf("head results = %v", got)
+	}
+	if _, err := os.Stat(filepath.Join(out, "profiles", "head-example.com_fixture_a.pprof")); err != nil {
+		t.Error(err)
+	}
+	if len(res.Hotspots) == 0 || len(res.Hotspots) > 3 {
+		t.Fatalf("hotspots = %+v, want 1 to 3", res.Hotspots)
+	}
+	spin := false
+	for _, h := range res.Hotspots {
+		if h.Side != Head || h.Package != "example.com/fixture/a" || h.Flat <= 0 || h.Cum < h.Flat || h.Cum > 1 {
+			t.Errorf("hotspot %+v", h)
+		}
+		spin = spin || strings.HasSuffix(h.Function, "work.Spin")
+	}
+	if !spin {
+		t.Errorf("work.Spin, where the benchmark spends its time, is not a hotspot: %+v", res.Hotspots)
+	}
+}
+
+func TestRunTimeout(t *testing.T) {
+	f := sharedFixture(t)
+	res, err := Run(t.Context(), Config{
+		Dir: f.dir, Packages: []string{"./hang", "./fresh"}, Count: 2, Benchtime: "1x",
+		Timeout: 2 * time.Second, OutputDir: t.TempDir(),
+		Env: append(os.Environ(), "FIXTURE_HANG=1"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Failures) != 1 {
+		t.Fatalf("failures = %+v, want one", res.Failures)
+	}
+	if f := res.Failures[0]; f.Package != "example.com/fixture/hang" || f.Benchmark != "Hang" || f.Reason != "timeout" {
+		t.Errorf("failure = %+v", f)
+	}
+	if got := counts(t, res.Head); !mapsEqual(got, map[string]int{"example.com/fixture/fresh Fresh": 2}) {
+		t.Errorf("head results = %v", got)
+	}
+}
+
+func TestRunCancel(t *testing.T) {
+	f := sharedFixture(t)
+	mark := filepath.Join(t.TempDir(), "pid")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := Run(ctx, Config{
+			Dir: f.dir, Baseline: f.baseSHA, Packages: []string{"./hang"}, Count: 1,
+			Benchtime: "1x", NATS: true, OutputDir: t.TempDir(),
+			Env: append(os.Environ(), "FIXTURE_HANG=1", "FIXTURE_MARK="+mark),
+		})
+		done <- err
+	}()
+	var pid int
+	for deadline := time.Now().Add(2 * time.Minute); pid == 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the hanging benchmark never started")
+		}
+		if b, err := os.ReadFile(mark); err == nil && len(b) > 0 {
+			pid, _ = strconv.Atoi(string(b))
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Run = %v, want context.Canceled", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Run did not return after cancellation")
+	}
+	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("benchmark process %d still there after cancellation: %v", pid, err)
+	}
+	if n := worktrees(t, f.dir); n != 1 {
+		t.Errorf("%d worktrees left, want 1", n)
+	}
+}
+
+func TestRunShallowClone(t *testing.T) {
+	f := sharedFixture(t)
+	clone := filepath.Join(t.TempDir(), "clone")
+	if _, err := runGit(t.TempDir(), "clone", "-q", "--depth", "1", "file://"+f.dir, clone); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runGit(clone, "rev-parse", "--verify", "-q", f.baseSHA+"^{commit}"); err == nil {
+		t.Fatal("the shallow clone has the baseline already: the test proves nothing")
+	}
+	res, err := Run(t.Context(), Config{
+		Dir: clone, Baseline: f.baseSHA, Packages: []string{"./gone"}, Count: 1,
+		Benchtime: "1x", OutputDir: t.TempDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.BaseSHA != f.baseSHA {
+		t.Errorf("base = %s, want %s", res.BaseSHA, f.baseSHA)
+	}
+	if got := counts(t, res.Base); !mapsEqual(got, map[string]int{"example.com/fixture/gone Gone": 1}) {
+		t.Errorf("base results = %v", got)
+	}
+	if len(res.Head) != 0 {
+		t.Errorf("head results for a package removed on head:\n%s", res.Head)
+	}
+}
+
+func TestResolveCommit(t *testing.T) {
+	f := sharedFixture(t)
+	for _, rev := range []string{f.baseSHA, f.baseSHA[:12], "main~1", "HEAD^"} {
+		got, err := resolveCommit(t.Context(), os.Environ(), f.dir, rev)
+		if err != nil || got != f.baseSHA {
+			t.Errorf("resolveCommit(%q) = %q, %v; want %s", rev, got, err, f.baseSHA)
+		}
+	}
+	// The fixture has no origin: a missing commit is an error that says so.
+	_, err := resolveCommit(t.Context(), os.Environ(), f.dir, strings.Repeat("ab", 20))
+	if err == nil || !strings.Contains(err.Error(), "not in the clone") {
+		t.Errorf("missing commit: %v", err)
+	}
+}
+
+func TestRoundOrders(t *testing.T) {
+	orders := func(seed int64) [][]Side {
+		s := &state{cfg: Config{Count: 20}, res: &Result{Seed: seed}, prog: newProgress(nil, 20, 0)}
+		if err := s.rounds(t.Context(), []Side{Base, Head}, nil); err != nil {
+			t.Fatal(err)
+		}
+		return s.res.Orders
+	}
+	a, b, c := orders(7), orders(7), orders(8)
+	seen := map[Side]int{}
+	for _, o := range a {
+		seen[o[0]]++
+	}
+	if seen[Base] == 0 || seen[Head] == 0 {
+		t.Errorf("20 rounds always started with the same side: %v", a)
+	}
+	if !slices.EqualFunc(a, b, slices.Equal) {
+		t.Error("the same seed gave different orders")
+	}
+	if slices.EqualFunc(a, c, slices.Equal) {
+		t.Error("different seeds gave the same 20 orders")
+	}
+}
