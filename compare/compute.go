@@ -252,6 +252,9 @@ func Compute(in Input) (*Report, error) {
 	rep.Config.Alpha, rep.Config.Threshold = opt.Alpha, opt.Threshold
 	rep.Warnings = append(rep.Warnings, base.warnings...)
 	rep.Warnings = append(rep.Warnings, head.warnings...)
+	if b, h := base.env, head.env; b.CPU != "" && h.CPU != "" && b.CPU != h.CPU || b.GOARCH != "" && h.GOARCH != "" && b.GOARCH != h.GOARCH {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("base and head ran on different machines (%s %s vs %s %s): differences may be the machine's", b.GOARCH, b.CPU, h.GOARCH, h.CPU))
+	}
 
 	units := benchfmt.UnitMetadataMap{}
 	for _, m := range []benchfmt.UnitMetadataMap{base.units, head.units} {
@@ -299,8 +302,10 @@ func Compute(in Input) (*Report, error) {
 			w.Verdict = Removed
 		default:
 			w.DeltaPct = deltaPct(w.Base.Center, w.Head.Center)
+			// One sample can't show that a unit is deterministic.
 			w.exact = assumption == benchmath.AssumeExact ||
-				((w.Unit == "allocs/op" || w.Unit == "B/op") && constant(w.baseVals) && constant(w.headVals))
+				((w.Unit == "allocs/op" || w.Unit == "B/op") && len(w.baseVals) > 1 && len(w.headVals) > 1 &&
+					constant(w.baseVals) && constant(w.headVals))
 			if !w.exact {
 				// benchstat's own test; on its errors (e.g. all
 				// samples equal) it reports P=1, as do we.

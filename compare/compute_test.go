@@ -327,3 +327,42 @@ func TestAdjustBH(t *testing.T) {
 		}
 	}
 }
+
+func TestComputeInline(t *testing.T) {
+	hdr := "goos: linux\ngoarch: amd64\npkg: p\ncpu: %s\n"
+	lines := func(cpu string, n int, ns, bytes string) []byte {
+		s := strings.ReplaceAll(hdr, "%s", cpu)
+		for range n {
+			s += "BenchmarkX-2 1000 " + ns + " ns/op " + bytes + " B/op\n"
+		}
+		return []byte(s)
+	}
+	t.Run("one sample is not deterministic", func(t *testing.T) {
+		r, err := Compute(Input{Base: lines("c", 1, "100", "64"), Head: lines("c", 1, "100", "72")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := row(t, r, "p", "X-2", "B/op")
+		if got.Verdict != Unchanged || !strings.Contains(got.Note, "too few samples") {
+			t.Errorf("row = %+v, want unchanged for too few samples", got)
+		}
+	})
+	t.Run("two equal samples are", func(t *testing.T) {
+		r, err := Compute(Input{Base: lines("c", 2, "100", "64"), Head: lines("c", 2, "100", "72")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := row(t, r, "p", "X-2", "B/op"); got.Verdict != Regression || got.PValue != nil {
+			t.Errorf("row = %+v, want an exact regression", got)
+		}
+	})
+	t.Run("different machines", func(t *testing.T) {
+		r, err := Compute(Input{Base: lines("Xeon", 5, "100", "64"), Head: lines("EPYC", 5, "100", "64")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(strings.Join(r.Warnings, "\n"), "different machines") {
+			t.Errorf("warnings = %q", r.Warnings)
+		}
+	})
+}

@@ -50,6 +50,17 @@ func normalize(r Report) Report {
 	if r.Warnings == nil {
 		r.Warnings = []string{}
 	}
+	// JSON has no NaN or infinity; a non-finite figure is unknown.
+	rows := make([]Row, len(r.Benchmarks))
+	for i, b := range r.Benchmarks {
+		for _, f := range []**float64{&b.DeltaPct, &b.PValue, &b.PAdjusted} {
+			if *f != nil {
+				*f = finite(**f)
+			}
+		}
+		rows[i] = b
+	}
+	r.Benchmarks = rows
 	counts := countVerdicts(r.Benchmarks)
 	for k, v := range r.Summary {
 		counts[k] = v

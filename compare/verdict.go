@@ -22,6 +22,9 @@ func decide(w *work, opt Options, ws *warnSet) {
 		// Deterministic units: every sample on each side is the same, so
 		// any difference is real, however small; there is nothing to test.
 		changed = w.Base.Center != w.Head.Center
+		if changed {
+			w.Note = "exact: every sample is the same on each side"
+		}
 	} else {
 		n1, n2 := len(w.baseVals), len(w.headVals)
 		if minP := minPValue(n1, n2); minP > opt.Alpha {
