@@ -32,7 +32,8 @@ type Options struct {
 	// 0 means DefaultAlpha.
 	Alpha float64
 	// Threshold is the smallest |delta| in percent that counts as a
-	// change. 0 means DefaultThreshold.
+	// change. 0 means DefaultThreshold (for "any significant change" use
+	// a tiny positive value).
 	Threshold float64
 }
 
@@ -47,7 +48,7 @@ func (o Options) normalized() (Options, error) {
 	if !(o.Alpha > 0 && o.Alpha < 1) {
 		return o, fmt.Errorf("alpha %v must be between 0 and 1", o.Alpha)
 	}
-	if !(o.Threshold > 0) || o.Threshold != o.Threshold {
+	if !(o.Threshold > 0) {
 		return o, fmt.Errorf("threshold %v must be a positive percentage", o.Threshold)
 	}
 	return o, nil

@@ -59,7 +59,7 @@ func Markdown(r *Report, opt MarkdownOptions) string {
 	}
 	// Then fewer significant rows, worst kept: the most rows that fit,
 	// found by bisection since the size grows with the rows.
-	lo, hi := 0, len(m.sig) // lo rows might fit; hi rows don't
+	lo, hi := 0, len(m.sig)-1 // all rows did not fit (above)
 	for lo < hi {
 		mid := (lo + hi + 1) / 2
 		if doc.sig = m.sigTable(mid); fits() {
