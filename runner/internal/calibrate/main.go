@@ -1,0 +1,284 @@
+// Command calibrate measures how well the runner's interleaved rounds,
+// judged by package compare, tell real changes from noise on this
+// machine, for several (count, benchtime) settings. It is how
+// runner.DefaultCount and runner.DefaultBenchtime were chosen; see
+// docs/STATISTICS.md. It is not part of go test: it takes minutes.
+//
+//	go run ./runner/internal/calibrate -settings 5x50ms,10x100ms -reps 3
+//
+// It makes a fixture module in a temporary git repository: six benchmarks
+// that are identical on base and head (the A/A rows, where any verdict
+// other than "unchanged" is a false alarm) and three whose head does 5%,
+// 10% and 20% more work than their base.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/natsbench/natsbench-action/compare"
+	"github.com/natsbench/natsbench-action/runner"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "calibrate:", err)
+		os.Exit(1)
+	}
+}
+
+// setting is one (count, benchtime) pair under test.
+type setting struct {
+	count     int
+	benchtime string
+}
+
+func (s setting) String() string { return fmt.Sprintf("%dx%s", s.count, s.benchtime) }
+
+func parseSettings(s string) ([]setting, error) {
+	var out []setting
+	for _, f := range strings.Split(s, ",") {
+		c, bt, ok := strings.Cut(strings.TrimSpace(f), "x")
+		n, err := strconv.Atoi(c)
+		if !ok || err != nil || n < 1 || bt == "" {
+			return nil, fmt.Errorf("setting %q: want COUNTxBENCHTIME like 10x100ms", f)
+		}
+		out = append(out, setting{n, bt})
+	}
+	return out, nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("calibrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	settingsFlag := fs.String("settings", "5x50ms,10x20ms,10x50ms,6x100ms,10x100ms,20x50ms", "comma-separated COUNTxBENCHTIME settings")
+	reps := fs.Int("reps", 3, "repetitions of every setting (each with a new random order seed)")
+	keep := fs.String("keep", "", "directory to keep the fixture and every run's base.txt/head.txt in (default: a temporary one)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	settings, err := parseSettings(*settingsFlag)
+	if err != nil {
+		return err
+	}
+	root := *keep
+	if root == "" {
+		if root, err = os.MkdirTemp("", "natsbench-calibrate-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(root)
+	}
+	repo := filepath.Join(root, "fixture")
+	if err := makeFixture(ctx, repo); err != nil {
+		return fmt.Errorf("making the fixture: %w", err)
+	}
+	base, err := gitOut(ctx, repo, "rev-parse", "HEAD~1")
+	if err != nil {
+		return err
+	}
+
+	type tally struct {
+		runs, aaRows, falseAlarms int
+		detected                  map[string]int
+		deltas                    map[string][]float64
+		wall                      time.Duration
+	}
+	tallies := map[setting]*tally{}
+	fmt.Fprintln(stdout, "| setting | rep | wall | false alarms (A/A rows) | +5% | +10% | +20% |")
+	fmt.Fprintln(stdout, "|---|---|---|---|---|---|---|")
+	for rep := 1; rep <= *reps; rep++ {
+		// Settings run in turn within a repetition, so that a noisy
+		// stretch of the shared machine hits all of them.
+		for _, s := range settings {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			out := filepath.Join(root, "runs", fmt.Sprintf("%s-rep%d", s, rep))
+			res, err := runner.Run(ctx, runner.Config{
+				Dir: repo, Baseline: base, Count: s.count, Benchtime: s.benchtime,
+				OutputDir: out,
+			})
+			if err != nil {
+				return fmt.Errorf("%s: %w", s, err)
+			}
+			rep2, err := compare.Compute(compare.Input{Base: res.Base, Head: res.Head})
+			if err != nil {
+				return fmt.Errorf("%s: comparing: %w", s, err)
+			}
+			t := tallies[s]
+			if t == nil {
+				t = &tally{detected: map[string]int{}, deltas: map[string][]float64{}}
+				tallies[s] = t
+			}
+			t.runs++
+			t.wall += res.Elapsed
+			alarms, cells := 0, map[string]string{}
+			for _, r := range rep2.Benchmarks {
+				if r.Unit != "sec/op" {
+					continue
+				}
+				changed := r.Verdict == compare.Regression || r.Verdict == compare.Improvement
+				d := math.NaN()
+				if r.DeltaPct != nil {
+					d = *r.DeltaPct
+				}
+				p := math.NaN()
+				if r.PAdjusted != nil {
+					p = *r.PAdjusted
+				}
+				switch {
+				case strings.HasPrefix(r.Name, "AA"):
+					t.aaRows++
+					if changed {
+						alarms++
+						t.falseAlarms++
+					}
+				case strings.HasPrefix(r.Name, "Plus"):
+					key := strings.TrimPrefix(r.Name, "Plus")[:2] // "Plus05-2" -> "05"
+					mark := "missed"
+					if r.Verdict == compare.Regression {
+						mark = "found"
+						t.detected[key]++
+					}
+					t.deltas[key] = append(t.deltas[key], d)
+					cells[key] = fmt.Sprintf("%s %+.1f%% (p=%.3f)", mark, d, p)
+				}
+			}
+			fmt.Fprintf(stdout, "| %s | %d | %s | %d | %s | %s | %s |\n", s, rep,
+				res.Elapsed.Round(time.Second), alarms, cells["05"], cells["10"], cells["20"])
+		}
+	}
+
+	fmt.Fprintln(stdout)
+	fmt.Fprintln(stdout, "| setting | mean wall | false alarms / A/A rows | +5% found | +10% found | +20% found | median measured Δ (5/10/20) |")
+	fmt.Fprintln(stdout, "|---|---|---|---|---|---|---|")
+	for _, s := range settings {
+		t := tallies[s]
+		if t == nil {
+			continue
+		}
+		fmt.Fprintf(stdout, "| %s | %s | %d/%d | %d/%d | %d/%d | %d/%d | %+.1f%% / %+.1f%% / %+.1f%% |\n", s,
+			(t.wall / time.Duration(t.runs)).Round(time.Second), t.falseAlarms, t.aaRows,
+			t.detected["05"], t.runs, t.detected["10"], t.runs, t.detected["20"], t.runs,
+			median(t.deltas["05"]), median(t.deltas["10"]), median(t.deltas["20"]))
+	}
+	return nil
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
+
+// calibWork is the CPU-bound loop of the fixture: n iterations of a
+// multiply-xor hash, about 1ns each, nothing the compiler can remove.
+const calibWork = `package cal
+
+// Spin does n iterations of fixed work.
+func Spin(n int) uint64 {
+	var h uint64 = 14695981039346656037
+	for i := 0; i < n; i++ {
+		h ^= uint64(i)
+		h *= 1099511628211
+	}
+	return h
+}
+
+// Fill allocates and fills a slice: work that involves the allocator and
+// the garbage collector, whose noise differs from pure computation.
+func Fill(n int) int {
+	s := make([]int, 0, 16)
+	for i := 0; i < n; i++ {
+		s = append(s, i)
+	}
+	return len(s)
+}
+`
+
+// calibBench returns the fixture's benchmarks; the Plus rows do
+// 1.05, 1.10 and 1.20 times the base work on head.
+func calibBench(head bool) string {
+	scale := func(n int, f float64) int {
+		if head {
+			return int(math.Round(float64(n) * f))
+		}
+		return n
+	}
+	return fmt.Sprintf(`package cal
+
+import "testing"
+
+var sink uint64
+
+func BenchmarkAATiny(b *testing.B)  { for b.Loop() { sink += Spin(1000) } }
+func BenchmarkAASmall(b *testing.B) { for b.Loop() { sink += Spin(10000) } }
+func BenchmarkAAMid(b *testing.B)   { for b.Loop() { sink += Spin(50000) } }
+func BenchmarkAAMid2(b *testing.B)  { for b.Loop() { sink += Spin(50000) } }
+func BenchmarkAALarge(b *testing.B) { for b.Loop() { sink += Spin(200000) } }
+func BenchmarkAAAlloc(b *testing.B) { for b.Loop() { sink += uint64(Fill(5000)) } }
+
+func BenchmarkPlus05(b *testing.B) { for b.Loop() { sink += Spin(%d) } }
+func BenchmarkPlus10(b *testing.B) { for b.Loop() { sink += Spin(%d) } }
+func BenchmarkPlus20(b *testing.B) { for b.Loop() { sink += Spin(%d) } }
+`, scale(50000, 1.05), scale(50000, 1.10), scale(50000, 1.20))
+}
+
+// makeFixture makes the two-commit fixture repository in dir.
+func makeFixture(ctx context.Context, dir string) error {
+	files := map[string]string{
+		"go.mod":          "module example.com/calib\n\ngo 1.26\n",
+		"cal/cal.go":      calibWork,
+		"cal/cal_test.go": calibBench(false),
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "cal"), 0o755); err != nil {
+		return err
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			return err
+		}
+	}
+	steps := [][]string{{"init", "-q"}, {"add", "-A"}, {"commit", "-q", "-m", "base"}}
+	for _, s := range steps {
+		if _, err := gitOut(ctx, dir, s...); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cal/cal_test.go"), []byte(calibBench(true)), 0o644); err != nil {
+		return err
+	}
+	_, err := gitOut(ctx, dir, "commit", "-q", "-am", "head: Plus05/10/20 do 5/10/20% more work")
+	return err
+}
+
+func gitOut(ctx context.Context, dir string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(),
+		"GIT_AUTHOR_NAME=calibrate", "GIT_AUTHOR_EMAIL=calibrate@example.com",
+		"GIT_COMMITTER_NAME=calibrate", "GIT_COMMITTER_EMAIL=calibrate@example.com")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
