@@ -22,6 +22,11 @@ func BenchmarkSingleEventLatency(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	w, err := env.Watch()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Stop()
 	lats := make([]time.Duration, 0, 4096)
 	for b.Loop() {
 		start := time.Now()
@@ -29,7 +34,7 @@ func BenchmarkSingleEventLatency(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := env.WaitApplied(ctx, seq, true); err != nil {
+		if err := w.Wait(ctx, seq); err != nil {
 			b.Fatal(err)
 		}
 		lats = append(lats, time.Since(start))
@@ -82,7 +87,7 @@ func warmUp(b *testing.B, env *Env, user string, n int) {
 			b.Fatal(err)
 		}
 	}
-	if err := env.WaitApplied(ctx, seq, false); err != nil {
+	if err := env.WaitApplied(ctx, seq); err != nil {
 		b.Fatal(err)
 	}
 }
@@ -115,7 +120,10 @@ func BenchmarkConcurrentLatency(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		w := env.Watch(ctx)
+		w, err := env.Watch()
+		if err != nil {
+			b.Fatal(err)
+		}
 		defer w.Stop()
 
 		var next atomic.Int64

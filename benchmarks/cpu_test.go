@@ -1,0 +1,274 @@
+package benchmarks
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/natsbench/natsbench-action/botdb"
+)
+
+// pacedInterval is the original's setting: 100 events per second.
+const pacedInterval = 10 * time.Millisecond
+
+// A path is one way of getting chat lines into the database: through NATS
+// and the service, or by direct single-row LogChat calls.
+type path interface {
+	// start returns the check for the round's user.
+	start(ctx context.Context, user string) (StoredCheck, error)
+	// send stores (direct) or publishes (NATS) the i-th event of user.
+	send(ctx context.Context, user string, i int) error
+	// settle waits until everything sent is stored.
+	settle(ctx context.Context) error
+	// stored counts what the round stored, failing on any disagreement.
+	stored(ctx context.Context, c StoredCheck) (int64, error)
+	newUser(prefix string) string
+}
+
+// natsPath publishes through the bot's client; the service commits.
+type natsPath struct{ env *Env }
+
+func (p natsPath) start(ctx context.Context, user string) (StoredCheck, error) {
+	return StartStoredCheck(ctx, p.env.DB, user)
+}
+
+func (p natsPath) send(ctx context.Context, user string, i int) error {
+	_, err := p.env.Publish(ctx, ChatEvent(user, i))
+	return err
+}
+
+func (p natsPath) settle(ctx context.Context) error {
+	if err := p.env.Flush(ctx); err != nil {
+		return err
+	}
+	return p.env.WaitApplied(ctx, p.env.Published())
+}
+
+func (p natsPath) stored(ctx context.Context, c StoredCheck) (int64, error) {
+	return c.Stored(ctx, p.env.DB)
+}
+
+func (p natsPath) newUser(prefix string) string { return p.env.NewUser(prefix) }
+
+// directPath is the original's baseline: one LogChat call, one transaction,
+// per chat line, with no NATS server in the process.
+type directPath struct {
+	db    *botdb.DB
+	users *int
+}
+
+func newDirectPath(b *testing.B) directPath {
+	b.Helper()
+	db, err := botdb.Open(b.Context(), filepath.Join(b.TempDir(), "direct.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			b.Error(err)
+		}
+	})
+	return directPath{db: db, users: new(int)}
+}
+
+func (p directPath) start(ctx context.Context, user string) (StoredCheck, error) {
+	return StartStoredCheck(ctx, p.db, user)
+}
+
+func (p directPath) send(ctx context.Context, user string, i int) error {
+	return p.db.LogChat(ctx, user, chatLines[i%len(chatLines)], time.Time{})
+}
+
+func (p directPath) settle(context.Context) error { return nil }
+
+// stored counts the chat log's growth: LogChat logs the line but does not
+// count it for the user (UserChatMessage does that), so the user's counter
+// stays 0 and only the log can be checked.
+func (p directPath) stored(ctx context.Context, c StoredCheck) (int64, error) {
+	id, err := LastMessageID(ctx, p.db)
+	if err != nil {
+		return 0, err
+	}
+	return id - c.lastID0, nil
+}
+
+func (p directPath) newUser(prefix string) string {
+	*p.users++
+	return fmt.Sprintf("%s_%d", prefix, *p.users)
+}
+
+// cpuRun is the CPU and wall time one path spent on some events.
+type cpuRun struct {
+	events    int
+	cpu, wall time.Duration
+}
+
+func (r cpuRun) perEvent() float64 {
+	return float64(r.cpu.Nanoseconds()) / float64(max(r.events, 1))
+}
+
+// corePercent is the share of one core used, in percent.
+func (r cpuRun) corePercent() float64 {
+	if r.wall <= 0 {
+		return 0
+	}
+	return 100 * r.cpu.Seconds() / r.wall.Seconds()
+}
+
+// runPath sends n events through p, paced at interval (0: as fast as
+// possible), waits until all are stored, and returns the CPU time the whole
+// process used meanwhile. Paced, the measured span is exactly n intervals,
+// so idle costs (timers, pull requests) count as they would in a bot.
+func runPath(ctx context.Context, p path, user string, first, n int, interval time.Duration) (cpuRun, error) {
+	cpu0, err := CPUTime()
+	if err != nil {
+		return cpuRun{}, err
+	}
+	start := time.Now()
+	for i := range n {
+		if interval > 0 {
+			time.Sleep(time.Until(start.Add(time.Duration(i) * interval)))
+		}
+		if err := p.send(ctx, user, first+i); err != nil {
+			return cpuRun{}, err
+		}
+	}
+	if err := p.settle(ctx); err != nil {
+		return cpuRun{}, err
+	}
+	if interval > 0 {
+		time.Sleep(time.Until(start.Add(time.Duration(n) * interval)))
+	}
+	wall := time.Since(start)
+	cpu1, err := CPUTime()
+	if err != nil {
+		return cpuRun{}, err
+	}
+	return cpuRun{events: n, cpu: cpu1 - cpu0, wall: wall}, nil
+}
+
+// benchCPU is benchmarks 6 and 7: b.N chat events through p, unpaced or
+// paced, reporting CPU per event and, paced, the share of one core.
+func benchCPU(b *testing.B, p path, interval time.Duration) {
+	ctx := b.Context()
+	user := p.newUser("cpu")
+	check, err := p.start(ctx, user)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	run, err := runPath(ctx, p, user, 0, b.N, interval)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	got, err := p.stored(ctx, check)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if got != int64(b.N) {
+		b.Fatalf("stored %d of %d chat lines", got, b.N)
+	}
+	b.ReportMetric(run.perEvent(), "cpu-ns/event")
+	if interval > 0 {
+		b.ReportMetric(run.corePercent(), "cpu-pct")
+	} else {
+		ReportRate(b, run.events, run.wall)
+	}
+}
+
+// BenchmarkCPUNATS (6) measures the CPU time (user+sys, getrusage) per chat
+// event through NATS into SQLite: the bot's publish, the in-process server
+// with JetStream, the service's batch commit and ack. Unpaced, events go as
+// fast as they can; paced, at 100 events/s as in the original, where there
+// is nothing to group and the fixed costs per event show. One op is one
+// event.
+func BenchmarkCPUNATS(b *testing.B) {
+	env := NewEnv(b, botdb.ServiceConfig{})
+	p := natsPath{env: env}
+	b.Run("unpaced", func(b *testing.B) { benchCPU(b, p, 0) })
+	b.Run("paced=100/s", func(b *testing.B) { benchCPU(b, p, pacedInterval) })
+}
+
+// BenchmarkCPUDirect (7) is the baseline of BenchmarkCPUNATS: the same chat
+// lines written by direct single-row LogChat calls, one transaction each,
+// with no NATS server in the process.
+func BenchmarkCPUDirect(b *testing.B) {
+	p := newDirectPath(b)
+	b.Run("unpaced", func(b *testing.B) { benchCPU(b, p, 0) })
+	b.Run("paced=100/s", func(b *testing.B) { benchCPU(b, p, pacedInterval) })
+}
+
+// Block sizes of BenchmarkCPUOverhead: long enough that a block's CPU is
+// measured well, short enough that both paths see the same machine.
+const (
+	overheadBlockUnpaced = 2000
+	overheadBlockPaced   = 20
+)
+
+// BenchmarkCPUOverhead compares the two paths in one run, alternating blocks
+// of events between them so that both see the same load on this shared
+// machine. Paced at 100 events/s it reports the NATS path's extra CPU in
+// percentage points of one core (overhead-pp: the original measured 5.80
+// against a target of 5); unpaced, the ratio of CPU per event (cpu-ratio:
+// NATS over direct). One op is one event on each path.
+func BenchmarkCPUOverhead(b *testing.B) {
+	env := NewEnv(b, botdb.ServiceConfig{})
+	paths := [2]path{natsPath{env: env}, newDirectPath(b)}
+	for _, c := range []struct {
+		name     string
+		interval time.Duration
+		block    int
+	}{
+		{"unpaced", 0, overheadBlockUnpaced},
+		{"paced=100/s", pacedInterval, overheadBlockPaced},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			ctx := b.Context()
+			var users [2]string
+			var checks [2]StoredCheck
+			for i, p := range paths {
+				users[i] = p.newUser("overhead")
+				var err error
+				if checks[i], err = p.start(ctx, users[i]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			var totals [2]cpuRun
+			b.ResetTimer()
+			for done := 0; done < b.N; {
+				n := min(c.block, b.N-done)
+				for i, p := range paths {
+					run, err := runPath(ctx, p, users[i], done, n, c.interval)
+					if err != nil {
+						b.Fatal(err)
+					}
+					totals[i].events += run.events
+					totals[i].cpu += run.cpu
+					totals[i].wall += run.wall
+				}
+				done += n
+			}
+			b.StopTimer()
+			for i, p := range paths {
+				got, err := p.stored(ctx, checks[i])
+				if err != nil {
+					b.Fatal(err)
+				}
+				if got != int64(b.N) {
+					b.Fatalf("path %d stored %d of %d chat lines", i, got, b.N)
+				}
+			}
+			nats, direct := totals[0], totals[1]
+			b.ReportMetric(nats.perEvent(), "nats-cpu-ns/event")
+			b.ReportMetric(direct.perEvent(), "direct-cpu-ns/event")
+			if c.interval > 0 {
+				b.ReportMetric(nats.corePercent()-direct.corePercent(), "overhead-pp")
+			} else {
+				b.ReportMetric(nats.perEvent()/direct.perEvent(), "cpu-ratio")
+			}
+		})
+	}
+}
