@@ -31,13 +31,17 @@ func BenchmarkLogChat(b *testing.B) {
 }
 
 func BenchmarkApply(b *testing.B) {
-	for _, size := range []int{1, 100, 1000} {
-		b.Run(fmt.Sprintf("chat/batch=%d", size), func(b *testing.B) {
-			benchApply(b, size, func(i int) Event {
-				return Event{Kind: EventChatMessage, Username: benchUser(i), Message: "hello, this is a chat line of ordinary length",
-					Time: time.Unix(1_700_000_000+int64(i/100), 0)}
+	// Chat from 50 users (a busy channel) and from 500 (each user's counter
+	// updated about twice per 1000-event batch).
+	for _, users := range []int{50, 500} {
+		for _, size := range []int{1, 100, 1000} {
+			b.Run(fmt.Sprintf("chat/users=%d/batch=%d", users, size), func(b *testing.B) {
+				benchApply(b, size, func(i int) Event {
+					return Event{Kind: EventChatMessage, Username: benchUser(i % users), Message: "hello, this is a chat line of ordinary length",
+						Time: time.Unix(1_700_000_000+int64(i/100), 0)}
+				})
 			})
-		})
+		}
 	}
 	for _, size := range []int{100, 1000} {
 		// A bot's mix: mostly chat, some joins and leaves, counts and actions.
