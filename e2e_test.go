@@ -56,21 +56,21 @@ func work(n int) uint64 {
 	return h
 }
 
-func BenchmarkSlower(b *testing.B) {
+func BENCH_Slower(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		sink += work(slowN)
 	}
 }
 
-func BenchmarkFaster(b *testing.B) {
+func BENCH_Faster(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		sink += work(fastN)
 	}
 }
 
-// BenchmarkSame checks what the action promises the benchmarked code: a
+// BENCH_Same checks what the action promises the benchmarked code: a
 // NATS server, and no token.
-func BenchmarkSame(b *testing.B) {
+func BENCH_Same(b *testing.B) {
 	if os.Getenv("NATS_URL") == "" {
 		b.Fatal("NATS_URL is not set")
 	}
@@ -98,7 +98,9 @@ func newFixture(t *testing.T) fixture {
 		}
 	}
 	write("go.mod", "module example.com/fixture\n\ngo 1.26\n")
-	write("bench_test.go", fixtureBench)
+	// BENCH_ keeps "func Benchmark" out of this file, which would make
+	// the runner take this package for one with benchmarks.
+	write("bench_test.go", strings.ReplaceAll(fixtureBench, "BENCH_", "Benchmark"))
 	write("sizes.go", "package fixture\n\nconst (\n\tslowN = 1000\n\tfastN = 4000\n)\n")
 	gitT(t, dir, "init", "-q", "-b", "main")
 	gitT(t, dir, "add", ".")
