@@ -307,13 +307,13 @@ func Compute(in Input) (*Report, error) {
 			w.exact = assumption == benchmath.AssumeExact ||
 				((w.Unit == "allocs/op" || w.Unit == "B/op") && len(w.baseVals) > 1 && len(w.headVals) > 1 &&
 					constant(w.baseVals) && constant(w.headVals))
-			if !w.exact {
-				// benchstat's own test; on its errors (e.g. all
-				// samples equal) it reports P=1, as do we.
-				c := assumption.Compare(bs, hs)
-				p := c.P
-				w.PValue = &p
-			}
+			// benchstat's own test, reported for every row so that
+			// p_value matches benchstat; on its errors (e.g. all samples
+			// equal) it reports P=1, as do we. Exact rows are decided
+			// without it and stay out of the FDR family.
+			c := assumption.Compare(bs, hs)
+			p := c.P
+			w.PValue = &p
 		}
 		rows = append(rows, w)
 	}

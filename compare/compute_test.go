@@ -98,10 +98,10 @@ func TestComputeVerdicts(t *testing.T) {
 			t.Errorf("base CI %v..%v does not hold center %v", got.Base.Low, got.Base.High, got.Base.Center)
 		}
 	})
-	t.Run("exact rows have no p-value", func(t *testing.T) {
+	t.Run("exact rows keep benchstat's p but stay out of the FDR family", func(t *testing.T) {
 		got := row(t, r, "a", "Allocs-2", "allocs/op")
-		if got.PValue != nil || got.PAdjusted != nil {
-			t.Errorf("p = %v, %v; want null for a deterministic unit", got.PValue, got.PAdjusted)
+		if got.PValue == nil || got.PAdjusted != nil {
+			t.Errorf("p = %v, adjusted %v; want benchstat's p and no adjusted p for a deterministic unit", got.PValue, got.PAdjusted)
 		}
 	})
 	t.Run("failed keeps the reason", func(t *testing.T) {
@@ -352,7 +352,7 @@ func TestComputeInline(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := row(t, r, "p", "X-2", "B/op"); got.Verdict != Regression || got.PValue != nil {
+		if got := row(t, r, "p", "X-2", "B/op"); got.Verdict != Regression || got.PAdjusted != nil {
 			t.Errorf("row = %+v, want an exact regression", got)
 		}
 	})

@@ -27,12 +27,13 @@ func adjustBH(p []float64) []float64 {
 }
 
 // adjust fills in PAdjusted for every row that has a p-value; the family
-// is all rows tested in this report, failed rows excepted.
+// is all rows tested in this report, failed rows and rows compared
+// exactly (deterministic units, decided without a test) excepted.
 func adjust(rows []*work) {
 	var ps []float64
 	var tested []*work
 	for _, w := range rows {
-		if w.PValue != nil && w.Verdict != Failed {
+		if w.PValue != nil && w.Verdict != Failed && !w.exact {
 			ps = append(ps, *w.PValue)
 			tested = append(tested, w)
 		}

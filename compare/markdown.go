@@ -566,6 +566,9 @@ func fmtP(r Row) string {
 	s := fmtProb(*r.PValue)
 	if r.PAdjusted != nil {
 		s += " (" + fmtProb(*r.PAdjusted) + ")"
+	} else if r.Verdict != Failed {
+		// Deterministic unit: decided exactly, outside the FDR family.
+		s += " (exact)"
 	}
 	return s
 }
