@@ -25,15 +25,23 @@ func TestOpenPragmas(t *testing.T) {
 			db := MustOpenDB(t, tc.opts...)
 			ctx := context.Background()
 			var mode string
-			var fk, sync, busy int
+			var fk, sync, busy, ckpt, limit int
 			row := db.write.QueryRowContext(ctx, `SELECT (SELECT journal_mode FROM pragma_journal_mode), (SELECT foreign_keys FROM pragma_foreign_keys),
 				(SELECT synchronous FROM pragma_synchronous), (SELECT timeout FROM pragma_busy_timeout)`)
 			if err := row.Scan(&mode, &fk, &sync, &busy); err != nil {
 				t.Fatal(err)
 			}
-			if mode != "wal" || fk != 1 || sync != tc.sync || busy != int(busyTimeout/time.Millisecond) {
-				t.Errorf("journal_mode=%s foreign_keys=%d synchronous=%d busy_timeout=%d; want wal 1 %d %d",
-					mode, fk, sync, busy, tc.sync, busyTimeout/time.Millisecond)
+			// Pragmas with side effects have no table-valued form.
+			if err := db.write.QueryRowContext(ctx, `PRAGMA wal_autocheckpoint`).Scan(&ckpt); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.write.QueryRowContext(ctx, `PRAGMA journal_size_limit`).Scan(&limit); err != nil {
+				t.Fatal(err)
+			}
+			if mode != "wal" || fk != 1 || sync != tc.sync || busy != int(busyTimeout/time.Millisecond) ||
+				ckpt != walAutocheckpoint || limit != walJournalLimit {
+				t.Errorf("journal_mode=%s foreign_keys=%d synchronous=%d busy_timeout=%d wal_autocheckpoint=%d journal_size_limit=%d; want wal 1 %d %d %d %d",
+					mode, fk, sync, busy, ckpt, limit, tc.sync, busyTimeout/time.Millisecond, walAutocheckpoint, walJournalLimit)
 			}
 			// The read pool must refuse writes.
 			if _, err := db.read.ExecContext(ctx, `DELETE FROM recent_chat`); err == nil {
