@@ -28,15 +28,24 @@ type path interface {
 }
 
 // natsPath publishes through the bot's client; the service commits.
+// Unpaced, it stays at most cpuWindow events ahead of the service: enough
+// for full batches, and far below the server's stream ingest queue, which
+// drops core publishes beyond 100,000 waiting messages.
 type natsPath struct{ env *Env }
+
+// cpuWindow bounds the uncommitted events of the unpaced NATS path.
+const cpuWindow = 10 * botdb.DefaultMaxBatch
 
 func (p natsPath) start(ctx context.Context, user string) (StoredCheck, error) {
 	return StartStoredCheck(ctx, p.env.DB, user)
 }
 
 func (p natsPath) send(ctx context.Context, user string, i int) error {
-	_, err := p.env.Publish(ctx, ChatEvent(user, i))
-	return err
+	seq, err := p.env.Publish(ctx, ChatEvent(user, i))
+	if err != nil || seq <= cpuWindow {
+		return err
+	}
+	return p.env.WaitApplied(ctx, seq-cpuWindow)
 }
 
 func (p natsPath) settle(ctx context.Context) error {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/natsbench/natsbench-action/botdb"
 )
@@ -189,9 +190,10 @@ func (e *Env) Applied() uint64 {
 // WaitApplied waits until the service has committed every event up to
 // stream sequence seq, polling its counters between short sleeps: cheap in
 // CPU, so CPU and throughput benchmarks use it; latency benchmarks use a
-// Watcher. It fails when the service makes no progress for stallTimeout.
+// Watcher. When the service stops making progress it asks the stream why
+// (see checkLost), and gives up after stallTimeout.
 func (e *Env) WaitApplied(ctx context.Context, seq uint64) error {
-	last, lastChange := e.Applied(), time.Now()
+	last, lastChange, lastCheck := e.Applied(), time.Now(), time.Now()
 	for {
 		cur := e.Applied()
 		if cur >= seq {
@@ -199,7 +201,15 @@ func (e *Env) WaitApplied(ctx context.Context, seq uint64) error {
 		}
 		if cur != last {
 			last, lastChange = cur, time.Now()
-		} else if time.Since(lastChange) > stallTimeout {
+		}
+		idle := time.Since(lastChange)
+		if idle > time.Second && time.Since(lastCheck) > time.Second {
+			lastCheck = time.Now()
+			if err := e.checkLost(ctx, seq); err != nil {
+				return err
+			}
+		}
+		if idle > stallTimeout {
 			return fmt.Errorf("waiting for event %d: service stalled at %d for %v", seq, cur, stallTimeout)
 		}
 		if err := ctx.Err(); err != nil {
@@ -207,6 +217,35 @@ func (e *Env) WaitApplied(ctx context.Context, seq uint64) error {
 		}
 		time.Sleep(100 * time.Microsecond)
 	}
+}
+
+// checkLost tells a slow service from lost events: when the stream's last
+// sequence is below seq and the service has committed all the stream holds,
+// the missing events never reached the stream (the server drops core
+// publishes when a stream's ingest queue is full) and waiting is pointless.
+func (e *Env) checkLost(ctx context.Context, seq uint64) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	js, err := jetstream.New(e.Conn)
+	if err != nil {
+		return fmt.Errorf("checking the stream: %w", err)
+	}
+	name := e.cfg.Stream
+	if name == "" {
+		name = botdb.DefaultStream
+	}
+	stream, err := js.Stream(ctx, name)
+	if err != nil {
+		return fmt.Errorf("checking stream %s: %w", name, err)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("checking stream %s: %w", name, err)
+	}
+	if last, cur := info.State.LastSeq, e.Applied(); last < seq && cur >= last {
+		return fmt.Errorf("waiting for event %d: the stream received only %d events and the service committed them all: %d published events never reached the stream (dropped by the server)", seq, last, seq-last)
+	}
+	return nil
 }
 
 // NewUser returns a username no earlier call on e returned, so that each
