@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 
 	"github.com/natsbench/natsbench-action/compare"
@@ -78,6 +79,10 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cwd, err := os.Getwd()
 	if err != nil {
 		return fmt.Errorf("finding the working directory: %w", err)
+	}
+	// The runner works in several directories; give it a fixed place.
+	if cfg.OutputDir, err = filepath.Abs(cfg.OutputDir); err != nil {
+		return fmt.Errorf("resolving flag -output-dir: %w", err)
 	}
 	baseline := cfg.Baseline
 	if baseline == "" {
