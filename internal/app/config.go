@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/natsbench/natsbench-action/compare"
 	"github.com/natsbench/natsbench-action/runner"
 )
 
@@ -31,8 +32,8 @@ const (
 	DefaultPackages         = "./..."
 	DefaultBench            = "."
 	DefaultTimeout          = runner.DefaultTimeout
-	DefaultThreshold        = 5.0
-	DefaultAlpha            = 0.05
+	DefaultThreshold        = compare.DefaultThreshold // percent
+	DefaultAlpha            = compare.DefaultAlpha
 	DefaultOutputDir        = "natsbench-results"
 )
 
