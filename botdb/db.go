@@ -292,9 +292,9 @@ func (db *DB) migrateOne(ctx context.Context, m migration) error {
 	return tx.Commit()
 }
 
-// Tx is a write transaction on the writer connection, with the time it began
+// writeTx is a write transaction on the writer connection, with the time it began
 // (by the store's clock) for events without a timestamp.
-type Tx struct {
+type writeTx struct {
 	*sql.Tx
 	db  *DB
 	now time.Time
@@ -306,16 +306,16 @@ type Tx struct {
 }
 
 // beginWrite starts a write transaction (BEGIN IMMEDIATE).
-func (db *DB) beginWrite(ctx context.Context) (*Tx, error) {
+func (db *DB) beginWrite(ctx context.Context) (*writeTx, error) {
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
-	return &Tx{Tx: tx, db: db, now: db.now(), sctx: context.WithoutCancel(ctx)}, nil
+	return &writeTx{Tx: tx, db: db, now: db.now(), sctx: context.WithoutCancel(ctx)}, nil
 }
 
 // commit commits tx, naming the failure.
-func (tx *Tx) commit() error {
+func (tx *writeTx) commit() error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
@@ -324,11 +324,11 @@ func (tx *Tx) commit() error {
 
 // stmt binds a writer statement to the transaction; it stays prepared on the
 // single writer connection, so this does not prepare again.
-func (tx *Tx) stmt(s *sql.Stmt) *sql.Stmt { return tx.StmtContext(tx.sctx, s) }
+func (tx *writeTx) stmt(s *sql.Stmt) *sql.Stmt { return tx.StmtContext(tx.sctx, s) }
 
 // unix converts t to the stored Unix seconds; the zero time means the
 // transaction's now.
-func (tx *Tx) unix(t time.Time) int64 {
+func (tx *writeTx) unix(t time.Time) int64 {
 	if t.IsZero() {
 		return tx.now.Unix()
 	}

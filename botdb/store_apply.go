@@ -102,10 +102,10 @@ func validateEvents(events []Event) error {
 }
 
 // ctxCheckEvery is how often (in events) a long batch checks for
-// cancellation; statements themselves run without it (see Tx.sctx).
+// cancellation; statements themselves run without it (see writeTx.sctx).
 const ctxCheckEvery = 256
 
-func applyEvents(ctx context.Context, tx *Tx, events []Event) error {
+func applyEvents(ctx context.Context, tx *writeTx, events []Event) error {
 	a := applier{tx: tx}
 	for i, e := range events {
 		if i%ctxCheckEvery == 0 {
@@ -125,7 +125,7 @@ func applyEvents(ctx context.Context, tx *Tx, events []Event) error {
 type chatCount struct{ first, last, lines int64 }
 
 // countChat adds c to the user's counters, creating the user if unknown.
-func countChat(tx *Tx, username string, c chatCount) error {
+func countChat(tx *writeTx, username string, c chatCount) error {
 	_, err := tx.stmt(tx.db.ws.userChat).ExecContext(tx.sctx, username, c.first, c.last, c.lines)
 	return err
 }
@@ -136,7 +136,7 @@ func countChat(tx *Tx, username string, c chatCount) error {
 // nothing observable: the chat counters (a sum, a min and a max) commute with
 // the join/leave updates of the same row.
 type applier struct {
-	tx                                         *Tx
+	tx                                         *writeTx
 	joined, left, chat, history, high, actions *sql.Stmt // bound to tx on first use
 	chatMany                                   map[int]*sql.Stmt
 

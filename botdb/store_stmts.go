@@ -13,7 +13,7 @@ import (
 const chatChunk = 64
 
 // writeStmts are prepared once on the single writer connection and bound to
-// each transaction with Tx.stmt.
+// each transaction with writeTx.stmt.
 type writeStmts struct {
 	insertChat     *sql.Stmt
 	insertChatMany map[int]*sql.Stmt // by rows: 1, 2, 4, ... chatChunk
