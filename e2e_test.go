@@ -97,16 +97,19 @@ func newFixture(t *testing.T) fixture {
 			t.Fatal(err)
 		}
 	}
-	write("go.mod", "module example.com/fixture\n\ngo 1.26\n")
+	// The module sits in a subdirectory, as in a monorepo: the action
+	// finds it through working-directory, relative to GITHUB_WORKSPACE.
+	write("README", "fixture\n")
+	write("mod/go.mod", "module example.com/fixture\n\ngo 1.26\n")
 	// BENCH_ keeps "func Benchmark" out of this file, which would make
 	// the runner take this package for one with benchmarks.
-	write("bench_test.go", strings.ReplaceAll(fixtureBench, "BENCH_", "Benchmark"))
-	write("sizes.go", "package fixture\n\nconst (\n\tslowN = 1000\n\tfastN = 4000\n)\n")
+	write("mod/bench_test.go", strings.ReplaceAll(fixtureBench, "BENCH_", "Benchmark"))
+	write("mod/sizes.go", "package fixture\n\nconst (\n\tslowN = 1000\n\tfastN = 4000\n)\n")
 	gitT(t, dir, "init", "-q", "-b", "main")
 	gitT(t, dir, "add", ".")
 	gitT(t, dir, "commit", "-q", "-m", "base")
 	base := gitT(t, dir, "rev-parse", "HEAD")
-	write("sizes.go", "package fixture\n\nconst (\n\tslowN = 4000\n\tfastN = 500\n)\n")
+	write("mod/sizes.go", "package fixture\n\nconst (\n\tslowN = 4000\n\tfastN = 500\n)\n")
 	gitT(t, dir, "commit", "-q", "-am", "head: Slower four times slower, Faster eight times faster")
 	return fixture{dir: dir, base: base, head: gitT(t, dir, "rev-parse", "HEAD")}
 }
@@ -165,7 +168,7 @@ func baseEnv() []string {
 // action: every input, defaults from action.yml filled in.
 func actionInputs(token string) map[string]string {
 	return map[string]string{
-		"github-token": token, "mode": "run", "report": "", "working-directory": ".",
+		"github-token": token, "mode": "run", "report": "", "working-directory": "mod",
 		"packages": "./...", "bench": ".", "count": "6", "benchtime": "20ms", "timeout": "2m",
 		"baseline": "", "threshold": "5", "alpha": "0.05", "output-dir": "natsbench-results",
 		"comment": "true", "comment-key": "", "nats": "true", "fail-on-regression": "false",
@@ -556,7 +559,7 @@ func TestAction(t *testing.T) {
 
 	t.Run("local run", func(t *testing.T) {
 		cmd := exec.Command(bin, "-count", "1", "-benchtime", "1x", "-bench", "Same", "-output-dir", filepath.Join(t.TempDir(), "out"))
-		cmd.Dir = fx.dir
+		cmd.Dir = filepath.Join(fx.dir, "mod")
 		cmd.Env = baseEnv()
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
