@@ -34,8 +34,10 @@ const (
 	// reflect (read-your-writes). Client sets it from its last Sync.
 	MinSeqHeader = "Botdb-Min-Seq"
 
-	// fetchWait bounds one idle pull request; Stop cancels it at once.
-	fetchWait = 5 * time.Second
+	// fetchWait bounds one idle pull request (the server ends it 10%
+	// earlier): short, so that a pull request the server fails to wake costs
+	// little.
+	fetchWait = 2 * time.Second
 )
 
 // ErrNoJetStream is returned by NewService when the NATS server (or the
@@ -116,12 +118,17 @@ type Service struct {
 	micro micro.Service
 
 	// JetStream mode.
+	js           jetstream.JetStream
 	cons         jetstream.Consumer
 	source       string // cursor key: stream name and creation time
-	cursor       uint64 // consume loop only
-	fetchCtx     context.Context
-	cancelFetch  context.CancelFunc
 	streamInfoRq string
+	// Consume loop only.
+	cursor    uint64 // last stream sequence committed
+	nextDseq  uint64 // delivery (consumer) sequence expected next
+	needReset bool   // a delivery went missing: reset the consumer to cursor+1
+	// fetchCtx ends a waiting pull request at Stop.
+	fetchCtx    context.Context
+	cancelFetch context.CancelFunc
 
 	// Core mode.
 	subs     []*nats.Subscription
@@ -178,7 +185,6 @@ func NewService(ctx context.Context, nc *nats.Conn, db *DB, cfg ServiceConfig) (
 		err = s.startJetStream(ctx)
 	}
 	if err != nil {
-		s.cancelFetch()
 		return nil, fmt.Errorf("starting botdb service: %w", err)
 	}
 	if err := s.startMicro(); err != nil {
@@ -235,19 +241,21 @@ func (s *Service) startJetStream(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("creating consumer %s: %w", s.cfg.Durable, err)
 	}
-	s.cons = cons
-	if _, err := js.ResetConsumer(ctx, s.cfg.Stream, s.cfg.Durable); err != nil {
-		// Older servers (before 2.14) lack the reset API: still correct,
-		// only slower to redeliver after a crash.
-		s.log.Warn("could not reset consumer: unacknowledged events are redelivered after the 30s ack wait", "error", err)
-	}
+	s.js, s.cons = js, cons
 	cur, err := s.db.Cursor(ctx, s.source)
 	if err != nil {
 		return fmt.Errorf("reading cursor: %w", err)
 	}
 	s.cursor = cur
 	s.lastSeq.Store(cur)
-	s.log.Info("consuming events", "stream", s.cfg.Stream, "consumer", s.cfg.Durable, "cursor", cur, "pending", info.State.Msgs)
+	// The database's cursor is the truth: deliver from just after it. This
+	// also redelivers at once what a previous instance received but never
+	// committed, instead of after the ack wait.
+	if _, err := js.ResetConsumerToSequence(ctx, s.cfg.Stream, s.cfg.Durable, cur+1); err != nil {
+		return fmt.Errorf("resetting consumer %s to sequence %d (needs nats-server 2.14 or later): %w", s.cfg.Durable, cur+1, err)
+	}
+	s.nextDseq = 1
+	s.log.Info("consuming events", "stream", s.cfg.Stream, "consumer", s.cfg.Durable, "cursor", cur, "stored", info.State.Msgs)
 	go s.consumeLoop()
 	return nil
 }
@@ -466,137 +474,6 @@ func (s *Service) applyOneByOne(lastSeq uint64, events []Event, seqs []uint64, s
 		}
 	}
 	return n, nil
-}
-
-// consumeLoop pulls batches with Fetch (not Consume: a prototype stalled for
-// about 30s in large bursts with Consume over in-process connections) and
-// commits each as one transaction.
-func (s *Service) consumeLoop() {
-	defer close(s.done)
-	pending := make([]jetstream.Msg, 0, s.cfg.MaxBatch)
-	var linger *time.Timer
-	if s.cfg.Linger > 0 {
-		linger = time.NewTimer(time.Hour)
-		linger.Stop()
-	}
-	flush := func() bool {
-		if len(pending) == 0 {
-			return true
-		}
-		err := s.commitJS(pending)
-		clear(pending)
-		pending = pending[:0]
-		if err != nil {
-			s.runErr = err
-			return false
-		}
-		return true
-	}
-	backoff := 50 * time.Millisecond
-	for !s.stopping() {
-		fctx, cancel := context.WithTimeout(s.fetchCtx, fetchWait)
-		batch, err := s.cons.Fetch(s.cfg.MaxBatch, jetstream.FetchContext(fctx))
-		if err != nil {
-			cancel()
-			if s.stopping() {
-				return
-			}
-			s.log.Warn("fetching events; retrying", "error", err)
-			select {
-			case <-time.After(backoff):
-			case <-s.stop:
-			}
-			backoff = min(2*backoff, 2*time.Second)
-			continue
-		}
-		backoff = 50 * time.Millisecond
-		msgs := batch.Messages()
-	recv:
-		for {
-			var m jetstream.Msg
-			var ok bool
-			if len(pending) == 0 {
-				m, ok = <-msgs
-			} else {
-				select {
-				case m, ok = <-msgs:
-				default:
-					if linger == nil {
-						if !flush() {
-							cancel()
-							return
-						}
-						continue
-					}
-					linger.Reset(s.cfg.Linger)
-					select {
-					case m, ok = <-msgs:
-						linger.Stop()
-					case <-linger.C:
-						if !flush() {
-							cancel()
-							return
-						}
-						continue
-					}
-				}
-			}
-			if !ok {
-				break recv
-			}
-			pending = append(pending, m)
-			if len(pending) >= s.cfg.MaxBatch && !flush() {
-				cancel()
-				return
-			}
-		}
-		ok := flush()
-		cancel()
-		if !ok {
-			return
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) && !s.stopping() {
-			s.log.Warn("fetch ended with an error", "error", err)
-		}
-	}
-}
-
-// commitJS applies one batch of stream messages and acknowledges it.
-func (s *Service) commitJS(msgs []jetstream.Msg) error {
-	raws := make([]rawEvent, 0, len(msgs))
-	var last jetstream.Msg
-	var lastSeq uint64
-	for _, m := range msgs {
-		meta, err := m.Metadata()
-		if err != nil {
-			s.log.Warn("message without stream metadata; skipped", "subject", m.Subject(), "error", err)
-			continue
-		}
-		last = m
-		seq := meta.Sequence.Stream
-		if seq <= s.cursor {
-			continue // committed before a crash, redelivered: skip (exactly once)
-		}
-		lastSeq = seq
-		raws = append(raws, rawEvent{seq: seq, subject: m.Subject(), data: m.Data()})
-	}
-	if len(raws) > 0 {
-		events, seqs := s.parse(raws)
-		n, err := s.apply(lastSeq, events, seqs, func(i int) string { return subjectOfSeq(raws, seqs[i]) })
-		if err != nil {
-			return err
-		}
-		s.cursor = lastSeq
-		s.committed(lastSeq, n)
-	}
-	if last != nil {
-		// AckAll: acknowledges every earlier message of the batch too. A
-		// lost ack only means a redelivery that the cursor skips.
-		if err := last.Ack(); err != nil {
-			s.log.Warn("acknowledging events", "error", err)
-		}
-	}
-	return nil
 }
 
 func subjectOfSeq(raws []rawEvent, seq uint64) string {

@@ -195,6 +195,10 @@ func TestCursorSkipsCommittedEvents(t *testing.T) {
 	}
 	svc := startService(t, nc, db, ServiceConfig{})
 	client := NewClient(connectTest(t, srv), "")
+	// The events came from another connection: Sync orders them first.
+	if _, err := client.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
 	st, err := client.UserStats(ctx, "u0")
 	if err != nil {
 		t.Fatal(err)

@@ -509,7 +509,7 @@ func TestNoJetStreamServer(t *testing.T) {
 // stalled for ~30 s), then that every event is stored exactly once.
 func TestLargeBurstNeverStalls(t *testing.T) {
 	n := 100_000
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		n = 20_000
 	}
 	e := newEnv(t, ServiceConfig{})
@@ -563,4 +563,5 @@ func TestLargeBurstNeverStalls(t *testing.T) {
 	if h := e.svc.Health(); h.EventsApplied != int64(n) || h.EventsRejected != 0 {
 		t.Errorf("health = %+v, want %d applied", h, n)
 	}
+	t.Logf("%d events in %d batches, %d consumer resets", n, e.svc.Health().Batches, e.logs.count("resetting consumer"))
 }

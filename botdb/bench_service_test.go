@@ -1,0 +1,158 @@
+package botdb
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+)
+
+// reportLatencies reports the median and 99th percentile of d.
+func reportLatencies(b *testing.B, d []time.Duration) {
+	b.Helper()
+	if len(d) == 0 {
+		return
+	}
+	slices.Sort(d)
+	b.ReportMetric(float64(d[len(d)/2].Nanoseconds()), "p50-ns")
+	b.ReportMetric(float64(d[len(d)*99/100].Nanoseconds()), "p99-ns")
+}
+
+// BenchmarkUserStatsRequestReply measures a user_stats query through NATS
+// (client → server → service → SQLite → back), in-process server.
+func BenchmarkUserStatsRequestReply(b *testing.B) {
+	e := newEnv(b, ServiceConfig{})
+	ctx := context.Background()
+	for i := range 100 {
+		mustPublish(b, e.client, Event{Kind: EventChatMessage, Username: fmt.Sprintf("u%d", i%10), Message: "hello"})
+	}
+	if _, err := e.client.UserStats(ctx, "u1"); err != nil { // applies the events
+		b.Fatal(err)
+	}
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		start := time.Now()
+		st, err := e.client.UserStats(ctx, "u3")
+		lat = append(lat, time.Since(start))
+		if err != nil || st.TotalChatLines != 10 {
+			b.Fatalf("user_stats = %+v, %v", st, err)
+		}
+	}
+	reportLatencies(b, lat)
+}
+
+// BenchmarkEventsStored measures events published (core NATS) and committed
+// to SQLite through JetStream, with zero loss checked at the end: default
+// durability, and full durability (JetStream sync always + SQLite
+// synchronous=FULL).
+func BenchmarkEventsStored(b *testing.B) {
+	for _, mode := range []struct {
+		name    string
+		durable bool
+		noJS    bool
+	}{{"default", false, false}, {"durable", true, false}, {"nojetstream", false, true}} {
+		b.Run(mode.name, func(b *testing.B) {
+			srv, err := StartServer(ServerOptions{Port: -1, JetStream: !mode.noJS, StoreDir: b.TempDir(), SyncAlways: mode.durable})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { ShutdownServer(srv) })
+			sync := SyncNormal
+			if mode.durable {
+				sync = SyncFull
+			}
+			db, err := Open(context.Background(), filepath.Join(b.TempDir(), "bot.db"), WithSynchronous(sync))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { db.Close() })
+			svc := startService(b, connectTest(b, srv), db, ServiceConfig{NoJetStream: mode.noJS})
+			client := NewClient(connectTest(b, srv), "")
+			ctx := context.Background()
+			events := make([]Event, 1000)
+			for i := range events {
+				events[i] = Event{Kind: EventChatMessage, Username: fmt.Sprintf("user%d", i%40), Message: fmt.Sprintf("chat line %d with some text", i)}
+			}
+			// One op is a burst of events published back to back, then a
+			// query that waits until all of them are committed. Bursts stay
+			// below the server's stream ingest queue (100,000 messages by
+			// default), beyond which core publishes are dropped.
+			burst := 10_000
+			if mode.durable {
+				burst = 1000 // every stored event is an fsync
+			}
+			ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+			defer cancel()
+			b.ResetTimer()
+			start := time.Now()
+			n := 0
+			for b.Loop() {
+				for range burst {
+					if err := client.Publish(ctx, events[n%len(events)]); err != nil {
+						b.Fatal(err)
+					}
+					n++
+				}
+				if _, err := client.Health(ctx); err != nil { // waits until all are applied
+					b.Fatal(err)
+				}
+			}
+			elapsed := time.Since(start)
+			b.StopTimer()
+			h := svc.Health()
+			if h.EventsApplied != int64(n) || h.EventsRejected != 0 {
+				b.Fatalf("applied %d of %d events (%d rejected): loss", h.EventsApplied, n, h.EventsRejected)
+			}
+			b.ReportMetric(float64(n)/elapsed.Seconds(), "events/s")
+			b.ReportMetric(float64(n)/float64(max(h.Batches, 1)), "events/batch")
+		})
+	}
+}
+
+// BenchmarkRestartToFirstEvent measures a service start (stream, consumer,
+// cursor, micro service) until the first event published while it was
+// down is committed.
+func BenchmarkRestartToFirstEvent(b *testing.B) {
+	srv := startTestServer(b, true)
+	db := MustOpenDB(b)
+	nc := connectTest(b, srv)
+	client := NewClient(connectTest(b, srv), "")
+	ctx := context.Background()
+	stopCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	first, err := NewService(ctx, nc, db, ServiceConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := first.Stop(stopCtx); err != nil {
+		b.Fatal(err)
+	}
+	lat := make([]time.Duration, 0, b.N)
+	for b.Loop() {
+		b.StopTimer()
+		mustPublish(b, client, Event{Kind: EventUserJoined, Username: "restarter"})
+		if _, err := client.Sync(ctx); err != nil { // the event is in the stream
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		start := time.Now()
+		svc, err := NewService(ctx, nc, db, ServiceConfig{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for svc.Health().EventsApplied == 0 {
+			time.Sleep(50 * time.Microsecond)
+		}
+		lat = append(lat, time.Since(start))
+		b.StopTimer()
+		if err := svc.Stop(stopCtx); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "restart-ns")
+}
