@@ -119,7 +119,7 @@ func runAction(ctx context.Context, getenv func(string) string, stdout io.Writer
 	a.EndGroup()
 
 	a.Group("Benchmarks")
-	r, _, err := benchmark(ctx, cfg, dir, baseline, stdout)
+	r, err := benchmark(ctx, cfg, dir, baseline, stdout)
 	a.EndGroup()
 	if err != nil {
 		if ctx.Err() != nil {

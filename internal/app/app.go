@@ -70,13 +70,13 @@ func tree(ctx context.Context, dir string) (root, rel string, err error) {
 }
 
 // benchmark runs the runner with cfg and computes the report.
-func benchmark(ctx context.Context, cfg Config, dir, baseline string, progress io.Writer) (*compare.Report, *runner.Result, error) {
+func benchmark(ctx context.Context, cfg Config, dir, baseline string, progress io.Writer) (*compare.Report, error) {
 	root, rel, err := tree(ctx, dir)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := os.MkdirAll(cfg.OutputDir, 0o755); err != nil {
-		return nil, nil, fmt.Errorf("making the output directory: %w", err)
+		return nil, fmt.Errorf("making the output directory: %w", err)
 	}
 	rc := runner.Config{
 		Dir:       root,
@@ -94,17 +94,13 @@ func benchmark(ctx context.Context, cfg Config, dir, baseline string, progress i
 		Env:       benchEnv(os.Environ(), cfg.Token),
 	}
 	if err := rc.Validate(); err != nil {
-		return nil, nil, fmt.Errorf("configuring the runner: %w", err)
+		return nil, fmt.Errorf("configuring the runner: %w", err)
 	}
 	res, err := runner.Run(ctx, rc)
 	if err != nil {
-		return nil, nil, fmt.Errorf("running benchmarks: %w", err)
+		return nil, fmt.Errorf("running benchmarks: %w", err)
 	}
-	r, err := report(cfg, res)
-	if err != nil {
-		return nil, res, err
-	}
-	return r, res, nil
+	return report(cfg, res)
 }
 
 // report turns the runner's result into the comparison report.

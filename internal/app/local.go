@@ -95,7 +95,7 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else {
 		fmt.Fprintf(stderr, "natsbench: comparing the checkout with %s\n", baseline)
 	}
-	r, _, err := benchmark(ctx, cfg, cwd, baseline, stderr)
+	r, err := benchmark(ctx, cfg, cwd, baseline, stderr)
 	if err != nil {
 		return err
 	}
