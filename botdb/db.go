@@ -303,6 +303,7 @@ type writeTx struct {
 	// cancellable context. Cancellation still ends the transaction (database/sql
 	// rolls it back) and long loops check ctx themselves.
 	sctx context.Context
+	ctx  context.Context
 }
 
 // beginWrite starts a write transaction (BEGIN IMMEDIATE).
@@ -311,15 +312,25 @@ func (db *DB) beginWrite(ctx context.Context) (*writeTx, error) {
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
-	return &writeTx{Tx: tx, db: db, now: db.now(), sctx: context.WithoutCancel(ctx)}, nil
+	return &writeTx{Tx: tx, db: db, now: db.now(), sctx: context.WithoutCancel(ctx), ctx: ctx}, nil
 }
 
 // commit commits tx, naming the failure.
 func (tx *writeTx) commit() error {
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return fmt.Errorf("commit: %w", tx.cause(err))
 	}
 	return nil
+}
+
+// cause returns the context's error if the context ended: database/sql then
+// rolled the transaction back, and err only says the statement or
+// transaction is closed.
+func (tx *writeTx) cause(err error) error {
+	if cerr := tx.ctx.Err(); err != nil && cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("%w (%v)", cerr, err)
+	}
+	return err
 }
 
 // stmt binds a writer statement to the transaction; it stays prepared on the

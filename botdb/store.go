@@ -70,7 +70,7 @@ func (db *DB) LogChat(ctx context.Context, username, message string, ts time.Tim
 	}
 	defer tx.Rollback()
 	if _, err := tx.stmt(db.ws.insertChat).ExecContext(tx.sctx, tx.unix(ts), username, message); err != nil {
-		return fmt.Errorf("log chat: %w", err)
+		return fmt.Errorf("log chat: %w", tx.cause(err))
 	}
 	if err := tx.commit(); err != nil {
 		return fmt.Errorf("log chat: %w", err)
@@ -138,7 +138,7 @@ func (db *DB) UserChatMessage(ctx context.Context, username string, ts time.Time
 	defer tx.Rollback()
 	t := tx.unix(ts)
 	if err := countChat(tx, username, chatCount{first: t, last: t, lines: 1}); err != nil {
-		return fmt.Errorf("user chat message: %w", err)
+		return fmt.Errorf("user chat message: %w", tx.cause(err))
 	}
 	if err := tx.commit(); err != nil {
 		return fmt.Errorf("user chat message: %w", err)
@@ -179,10 +179,10 @@ func (db *DB) writeOne(ctx context.Context, op string, e Event) error {
 	defer tx.Rollback()
 	a := applier{tx: tx}
 	if err := a.apply(ctx, e); err != nil {
-		return fmt.Errorf("%s: %w", op, err)
+		return fmt.Errorf("%s: %w", op, tx.cause(err))
 	}
 	if err := a.flush(); err != nil {
-		return fmt.Errorf("%s: %w", op, err)
+		return fmt.Errorf("%s: %w", op, tx.cause(err))
 	}
 	if err := tx.commit(); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
@@ -353,7 +353,7 @@ func (db *DB) CleanupOldHistory(ctx context.Context, olderThan time.Duration) (i
 	defer tx.Rollback()
 	res, err := tx.stmt(db.ws.cleanup).ExecContext(tx.sctx, tx.now.Add(-olderThan).Unix())
 	if err != nil {
-		return 0, fmt.Errorf("cleanup old history: %w", err)
+		return 0, fmt.Errorf("cleanup old history: %w", tx.cause(err))
 	}
 	n, err := res.RowsAffected()
 	if err != nil {

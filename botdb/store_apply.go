@@ -51,7 +51,7 @@ func (db *DB) ApplyFrom(ctx context.Context, source string, seq uint64, events [
 	defer tx.Rollback()
 	cur, found, err := cursor(tx.sctx, tx.stmt(tx.db.ws.getCursor), source)
 	if err != nil {
-		return fmt.Errorf("apply from %s: %w", source, err)
+		return fmt.Errorf("apply from %s: %w", source, tx.cause(err))
 	}
 	if found && seq <= cur {
 		return nil
@@ -60,7 +60,7 @@ func (db *DB) ApplyFrom(ctx context.Context, source string, seq uint64, events [
 		return fmt.Errorf("apply from %s: %w", source, err)
 	}
 	if _, err := tx.stmt(tx.db.ws.setCursor).ExecContext(tx.sctx, source, int64(seq), tx.now.Unix()); err != nil {
-		return fmt.Errorf("apply from %s: set cursor: %w", source, err)
+		return fmt.Errorf("apply from %s: set cursor: %w", source, tx.cause(err))
 	}
 	if err := tx.commit(); err != nil {
 		return fmt.Errorf("apply from %s: %w", source, err)
@@ -114,10 +114,10 @@ func applyEvents(ctx context.Context, tx *writeTx, events []Event) error {
 			}
 		}
 		if err := a.apply(ctx, e); err != nil {
-			return fmt.Errorf("event %d (%s): %w", i, e.Kind, err)
+			return fmt.Errorf("event %d (%s): %w", i, e.Kind, tx.cause(err))
 		}
 	}
-	return a.flush()
+	return tx.cause(a.flush())
 }
 
 // chatCount is a batch's chat lines of one user, seen between first and last

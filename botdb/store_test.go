@@ -699,3 +699,39 @@ func TestEventValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestApplyCanceledMidway(t *testing.T) {
+	// Canceling a large batch either commits all of it or none of it, and
+	// the store keeps working afterwards (database/sql may have replaced the
+	// writer connection: it must come back with the same pragmas).
+	db := MustOpenDB(t)
+	events := make([]Event, 20_000)
+	for i := range events {
+		events[i] = Event{Kind: EventChatMessage, Username: "u", Message: fmt.Sprint(i), Time: epoch}
+	}
+	for _, delay := range []time.Duration{0, time.Millisecond, 5 * time.Millisecond} {
+		t.Run(delay.String(), func(t *testing.T) {
+			before, _, _ := db.UserStats(ctx, "u")
+			cctx, cancel := context.WithCancel(ctx)
+			time.AfterFunc(delay, cancel)
+			err := db.Apply(cctx, events)
+			cancel()
+			after, _, _ := db.UserStats(ctx, "u")
+			switch added := after.TotalChatLines - before.TotalChatLines; {
+			case err == nil && added != int64(len(events)):
+				t.Errorf("committed batch added %d lines; want %d", added, len(events))
+			case err != nil && added != 0:
+				t.Errorf("failed batch (%v) added %d lines", err, added)
+			case err != nil && !errors.Is(err, context.Canceled):
+				t.Errorf("error %v; want cancellation", err)
+			}
+			if err := db.LogChat(ctx, "after", "still working", epoch); err != nil {
+				t.Fatal(err)
+			}
+			var ckpt int
+			if err := db.write.QueryRowContext(ctx, `PRAGMA wal_autocheckpoint`).Scan(&ckpt); err != nil || ckpt != walAutocheckpoint {
+				t.Errorf("writer wal_autocheckpoint %d, %v; want %d", ckpt, err, walAutocheckpoint)
+			}
+		})
+	}
+}
