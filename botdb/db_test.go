@@ -265,3 +265,20 @@ func TestTwoStoresOneFile(t *testing.T) {
 		t.Fatalf("got %d messages, %v; want 100", len(msgs), err)
 	}
 }
+
+func TestUseAfterClose(t *testing.T) {
+	db := MustOpenDB(t) // its cleanup closes again: Close is idempotent
+	ctx := context.Background()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.LogChat(ctx, "alice", "hi", time.Time{}); err == nil {
+		t.Error("LogChat after Close succeeded")
+	}
+	if _, err := db.RecentMessages(ctx, 0, 0); err == nil {
+		t.Error("RecentMessages after Close succeeded")
+	}
+	if err := db.Apply(ctx, []Event{{Kind: EventUserJoined, Username: "a"}}); err == nil {
+		t.Error("Apply after Close succeeded")
+	}
+}
