@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 )
 
 // reportLatencies reports the median and 99th percentile of d.
@@ -22,8 +24,29 @@ func reportLatencies(b *testing.B, d []time.Duration) {
 
 // BenchmarkUserStatsRequestReply measures a user_stats query through NATS
 // (client → server → service → SQLite → back), in-process server.
+//
+// "tcp" connects service and client over loopback TCP, "inprocess" with
+// nats.InProcessServer (no sockets), as an embedding application would.
 func BenchmarkUserStatsRequestReply(b *testing.B) {
-	e := newEnv(b, ServiceConfig{})
+	b.Run("tcp", func(b *testing.B) { benchUserStats(b, newEnv(b, ServiceConfig{})) })
+	b.Run("inprocess", func(b *testing.B) {
+		srv := startTestServer(b, true)
+		connect := func() *nats.Conn {
+			nc, err := nats.Connect("", nats.InProcessServer(srv))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(nc.Close)
+			return nc
+		}
+		db := MustOpenDB(b)
+		svc := startService(b, connect(), db, ServiceConfig{})
+		nc := connect()
+		benchUserStats(b, &env{srv: srv, db: db, svc: svc, client: NewClient(nc, ""), nc: nc})
+	})
+}
+
+func benchUserStats(b *testing.B, e *env) {
 	ctx := context.Background()
 	for i := range 100 {
 		mustPublish(b, e.client, Event{Kind: EventChatMessage, Username: fmt.Sprintf("u%d", i%10), Message: "hello"})

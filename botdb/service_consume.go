@@ -24,103 +24,163 @@ import (
 // resets the consumer to the cursor.
 func (s *Service) consumeLoop() {
 	defer close(s.done)
-	pending := make([]jetstream.Msg, 0, s.cfg.MaxBatch)
-	var linger *time.Timer
+	c := &consumer{s: s, pending: make([]jetstream.Msg, 0, s.cfg.MaxBatch), backoff: minBackoff}
 	if s.cfg.Linger > 0 {
-		linger = time.NewTimer(time.Hour)
-		linger.Stop()
+		c.linger = time.NewTimer(time.Hour)
+		c.linger.Stop()
 	}
-	// flush commits pending; false means the service must stop.
-	flush := func() bool {
-		if len(pending) == 0 {
-			return true
-		}
-		err := s.commitJS(pending)
-		clear(pending)
-		pending = pending[:0]
-		if err != nil {
-			s.runErr = err
-			return false
-		}
-		return true
-	}
-	backoff := 50 * time.Millisecond
-	pause := func() {
-		select {
-		case <-time.After(backoff):
-		case <-s.stop:
-		}
-		backoff = min(2*backoff, 2*time.Second)
-	}
-	for !s.stopping() {
-		if s.needReset && !s.resetConsumer() {
-			pause()
-			continue
-		}
-		// A waiting pull request streams up to MaxBatch messages as they
-		// are stored (measured faster in bursts than FetchNoWait rounds);
-		// its short expiry bounds the cost of one the server fails to wake.
-		fctx, cancel := context.WithTimeout(s.fetchCtx, fetchWait)
-		batch, err := s.cons.Fetch(s.cfg.MaxBatch, jetstream.FetchContext(fctx))
-		if err != nil {
-			cancel()
-			if s.stopping() {
-				return
-			}
-			s.log.Warn("fetching events; retrying", "error", err)
-			pause()
-			continue
-		}
-		backoff = 50 * time.Millisecond
-		msgs := batch.Messages()
-		for {
-			var m jetstream.Msg
-			var ok bool
-			if len(pending) == 0 {
-				m, ok = <-msgs
-			} else {
-				select {
-				case m, ok = <-msgs:
-				default:
-					// Nothing more right now: commit, after lingering
-					// for more if configured.
-					got := false
-					if linger != nil {
-						linger.Reset(s.cfg.Linger)
-						select {
-						case m, ok = <-msgs:
-							got = true
-							linger.Stop()
-						case <-linger.C:
-						}
-					}
-					if !got {
-						if !flush() {
-							cancel()
-							return
-						}
-						continue
-					}
-				}
-			}
-			if !ok {
-				break
-			}
-			if s.needReset {
-				continue // after a gap: drop the rest of this fetch, it comes again
-			}
-			pending = append(pending, m)
-			if len(pending) >= s.cfg.MaxBatch && !flush() {
-				cancel()
-				return
-			}
-		}
-		cancel()
-		if !flush() {
+	var next *pull
+	for {
+		if s.stopping() {
+			next.abandon()
 			return
 		}
-		if err := batch.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+		cur := next
+		next = nil
+		if cur == nil {
+			if s.needReset && !s.resetConsumer() {
+				c.pause()
+				continue
+			}
+			var err error
+			if cur, err = s.startFetch(); err != nil {
+				if !s.stopping() {
+					s.log.Warn("fetching events; retrying", "error", err)
+				}
+				c.pause()
+				continue
+			}
+			c.backoff = minBackoff
+		}
+		if !c.receive(cur) {
+			cur.cancel()
+			return
+		}
+		// The batch is complete: ask for the next one before the last
+		// commit, so that the server streams it while this one is written.
+		if !s.stopping() && !s.needReset {
+			next, _ = s.startFetch() // nil on error: retried above
+		}
+		cur.cancel()
+		if !c.flush() {
+			next.abandon()
+			return
+		}
+		if err := cur.batch.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 			s.log.Warn("fetch ended with an error", "error", err)
+		}
+		if s.needReset {
+			next.abandon()
+			next = nil
+		}
+	}
+}
+
+const minBackoff = 50 * time.Millisecond
+
+// pull is one outstanding pull request.
+type pull struct {
+	batch  jetstream.MessageBatch
+	cancel context.CancelFunc
+}
+
+// startFetch sends a pull request for up to MaxBatch messages. A waiting
+// pull request streams messages as they are stored (measured faster in
+// bursts than rounds of FetchNoWait); its short expiry bounds the cost of
+// one the server fails to wake.
+func (s *Service) startFetch() (*pull, error) {
+	ctx, cancel := context.WithTimeout(s.fetchCtx, fetchWait)
+	batch, err := s.cons.Fetch(s.cfg.MaxBatch, jetstream.FetchContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	return &pull{batch: batch, cancel: cancel}, nil
+}
+
+// abandon ends a pull request whose messages will not be used: they are
+// not acknowledged, and come again after the next consumer reset.
+func (p *pull) abandon() {
+	if p == nil {
+		return
+	}
+	p.cancel()
+	for range p.batch.Messages() {
+	}
+}
+
+// consumer is the consume loop's state.
+type consumer struct {
+	s       *Service
+	pending []jetstream.Msg
+	linger  *time.Timer
+	backoff time.Duration
+}
+
+func (c *consumer) pause() {
+	select {
+	case <-time.After(c.backoff):
+	case <-c.s.stop:
+	}
+	c.backoff = min(2*c.backoff, 2*time.Second)
+}
+
+// flush commits pending; false means the service must stop.
+func (c *consumer) flush() bool {
+	if len(c.pending) == 0 {
+		return true
+	}
+	err := c.s.commitJS(c.pending)
+	clear(c.pending)
+	c.pending = c.pending[:0]
+	if err != nil {
+		c.s.runErr = err
+		return false
+	}
+	return true
+}
+
+// receive collects p's messages until its end, committing whenever no
+// message is immediately at hand (after lingering, if configured) or
+// MaxBatch are pending. False means the service must stop.
+func (c *consumer) receive(p *pull) bool {
+	msgs := p.batch.Messages()
+	for {
+		var m jetstream.Msg
+		var ok bool
+		if len(c.pending) == 0 {
+			m, ok = <-msgs
+		} else {
+			select {
+			case m, ok = <-msgs:
+			default:
+				got := false
+				if c.linger != nil {
+					c.linger.Reset(c.s.cfg.Linger)
+					select {
+					case m, ok = <-msgs:
+						got = true
+						c.linger.Stop()
+					case <-c.linger.C:
+					}
+				}
+				if !got {
+					if !c.flush() {
+						return false
+					}
+					continue
+				}
+			}
+		}
+		if !ok {
+			return true
+		}
+		if c.s.needReset {
+			continue // after a gap: drop the rest of this fetch, it comes again
+		}
+		c.pending = append(c.pending, m)
+		if len(c.pending) >= c.s.cfg.MaxBatch && !c.flush() {
+			return false
 		}
 	}
 }

@@ -564,4 +564,11 @@ func TestLargeBurstNeverStalls(t *testing.T) {
 		t.Errorf("health = %+v, want %d applied", h, n)
 	}
 	t.Logf("%d events in %d batches, %d consumer resets", n, e.svc.Health().Batches, e.logs.count("resetting consumer"))
+	e.logs.mu.Lock()
+	for _, l := range e.logs.lines {
+		if strings.Contains(l, "WARN") {
+			t.Log(l)
+		}
+	}
+	e.logs.mu.Unlock()
 }
