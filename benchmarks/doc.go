@@ -9,6 +9,11 @@
 // (every event stored, exactly once) and fails with b.Fatal when data is
 // lost, so a fast but lossy change can never look like an improvement.
 //
+// None of them uses the NATS_URL a runner may provide: each needs a
+// JetStream stream and consumer of its own, under its own storage directory,
+// and head and base runs of the same benchmarks on one shared server would
+// share (and fight over) the stream.
+//
 // Figures are reported with b.ReportMetric in units that benchstat reads:
 // ns/op, p50-ns, p95-ns, p99-ns, events/s, cpu-ns/event, B/1k-events,
 // stored-fraction, restart-ns and overhead-pp. The harness (harness.go)
