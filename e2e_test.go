@@ -28,10 +28,12 @@ const (
 	runURL      = "https://github.com/octo/fixture/actions/runs/4242"
 )
 
-// fixture is a git repository whose head makes BenchmarkSlower about 4x
-// slower and BenchmarkFaster about 8x faster, and leaves BenchmarkSame
-// alone. The changes are big, so that few short rounds find them even on
-// a shared 2-core machine where one run can take 3x another.
+// fixture is a git repository whose head makes BenchmarkSlower 4x slower
+// and allocate twice the bytes, BenchmarkFaster 8x faster and allocate an
+// eighth, and leaves BenchmarkSame alone. The changes are big, so that few
+// short rounds find them; the bytes per op are deterministic and compared
+// exactly, so their verdicts hold even when the shared 2-core machine
+// makes times swing by several fold.
 type fixture struct {
 	dir, base, head string
 }
@@ -44,7 +46,10 @@ import (
 	"testing"
 )
 
-var sink uint64
+var (
+	sink uint64
+	buf  []byte
+)
 
 // work is a fixed amount of CPU work with no allocation.
 func work(n int) uint64 {
@@ -58,12 +63,14 @@ func work(n int) uint64 {
 
 func BENCH_Slower(b *testing.B) {
 	for i := 0; i < b.N; i++ {
+		buf = make([]byte, slowBytes)
 		sink += work(slowN)
 	}
 }
 
 func BENCH_Faster(b *testing.B) {
 	for i := 0; i < b.N; i++ {
+		buf = make([]byte, fastBytes)
 		sink += work(fastN)
 	}
 }
@@ -104,12 +111,12 @@ func newFixture(t *testing.T) fixture {
 	// BENCH_ keeps "func Benchmark" out of this file, which would make
 	// the runner take this package for one with benchmarks.
 	write("mod/bench_test.go", strings.ReplaceAll(fixtureBench, "BENCH_", "Benchmark"))
-	write("mod/sizes.go", "package fixture\n\nconst (\n\tslowN = 1000\n\tfastN = 4000\n)\n")
+	write("mod/sizes.go", "package fixture\n\nconst (\n\tslowN, slowBytes = 1000, 64\n\tfastN, fastBytes = 4000, 512\n)\n")
 	gitT(t, dir, "init", "-q", "-b", "main")
 	gitT(t, dir, "add", ".")
 	gitT(t, dir, "commit", "-q", "-m", "base")
 	base := gitT(t, dir, "rev-parse", "HEAD")
-	write("mod/sizes.go", "package fixture\n\nconst (\n\tslowN = 4000\n\tfastN = 500\n)\n")
+	write("mod/sizes.go", "package fixture\n\nconst (\n\tslowN, slowBytes = 4000, 128\n\tfastN, fastBytes = 500, 64\n)\n")
 	gitT(t, dir, "commit", "-q", "-am", "head: Slower four times slower, Faster eight times faster")
 	return fixture{dir: dir, base: base, head: gitT(t, dir, "rev-parse", "HEAD")}
 }
@@ -320,16 +327,38 @@ func readReport(t *testing.T, path string) *compare.Report {
 	return rep
 }
 
-// verdict returns the verdict of the sec/op row of the named benchmark.
-func verdict(t *testing.T, rep *compare.Report, name string) compare.Verdict {
+// verdict returns the verdict of the named benchmark's row for unit.
+func verdict(t *testing.T, rep *compare.Report, name, unit string) compare.Verdict {
 	t.Helper()
 	for _, row := range rep.Benchmarks {
-		if row.Unit == "sec/op" && (row.Name == name || strings.HasPrefix(row.Name, name+"-")) {
+		if row.Unit == unit && (row.Name == name || strings.HasPrefix(row.Name, name+"-")) {
 			return row.Verdict
 		}
 	}
-	t.Fatalf("no sec/op row for %s in %+v", name, rep.Benchmarks)
+	t.Fatalf("no %s row for %s in %+v", unit, name, rep.Benchmarks)
 	return ""
+}
+
+// wantVerdicts checks the fixture's verdicts: exactly on the deterministic
+// B/op rows; on the timed rows, never the opposite verdict (the machine
+// may be too noisy for a verdict, never for a wrong one).
+func wantVerdicts(t *testing.T, rep *compare.Report) {
+	t.Helper()
+	if v := verdict(t, rep, "Slower", "B/op"); v != compare.Regression {
+		t.Errorf("Slower B/op: %s, want regression", v)
+	}
+	if v := verdict(t, rep, "Faster", "B/op"); v != compare.Improvement {
+		t.Errorf("Faster B/op: %s, want improvement", v)
+	}
+	if v := verdict(t, rep, "Slower", "sec/op"); v == compare.Improvement || v == compare.Failed {
+		t.Errorf("Slower sec/op: %s", v)
+	}
+	if v := verdict(t, rep, "Faster", "sec/op"); v == compare.Regression || v == compare.Failed {
+		t.Errorf("Faster sec/op: %s", v)
+	}
+	if v := verdict(t, rep, "Same", "sec/op"); v == compare.Failed {
+		t.Errorf("Same failed: no NATS_URL, or the inputs leaked into the benchmark")
+	}
 }
 
 func prEvent(number int, baseSHA string) string {
@@ -345,6 +374,7 @@ func TestAction(t *testing.T) {
 	const key = "<!-- natsbench-action:key=benchmarks/bench -->"
 
 	var first string // the comment's URL
+	saved := t.TempDir()
 	t.Run("pull request comments", func(t *testing.T) {
 		r := runAction(t, bin, fx.dir, gh.URL(), "pull_request", prEvent(1, fx.base), actionInputs(token))
 		r.wantCode(t, 0)
@@ -355,15 +385,7 @@ func TestAction(t *testing.T) {
 		if rep.Base.SHA != fx.base || rep.Head.SHA != fx.head {
 			t.Errorf("compared %s with %s, want base %s head %s", rep.Head.SHA, rep.Base.SHA, fx.base, fx.head)
 		}
-		if v := verdict(t, rep, "Slower"); v != compare.Regression {
-			t.Errorf("Slower: %s, want regression", v)
-		}
-		if v := verdict(t, rep, "Faster"); v != compare.Improvement {
-			t.Errorf("Faster: %s, want improvement", v)
-		}
-		if v := verdict(t, rep, "Same"); v == compare.Failed {
-			t.Errorf("Same failed: no NATS_URL, or the inputs leaked into the benchmark")
-		}
+		wantVerdicts(t, rep)
 		if got, want := r.outputs["regressions"], fmt.Sprint(rep.Summary[compare.Regression]); got != want || got == "0" {
 			t.Errorf("output regressions = %q, report says %s", got, want)
 		}
@@ -393,6 +415,16 @@ func TestAction(t *testing.T) {
 			t.Errorf("output comment-url = %q, want %q", first, cs[0].HTMLURL())
 		}
 		r.noToken(t, token, resultsDir)
+		// Keep the first run's raw results for the tests that read them back.
+		for _, f := range []string{"base.txt", "head.txt"} {
+			data, err := os.ReadFile(filepath.Join(resultsDir, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(saved, f), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
 	})
 
 	t.Run("second run on a flaky API updates in place", func(t *testing.T) {
@@ -425,20 +457,16 @@ func TestAction(t *testing.T) {
 		r.noToken(t, token, resultsDir)
 	})
 
-	// Keep the first run's files for the tests that read them back.
-	saved := t.TempDir()
 	t.Run("local compare of the raw results", func(t *testing.T) {
 		out, err := exec.Command(bin, "compare", "-json", filepath.Join(saved, "report.json"),
-			filepath.Join(resultsDir, "base.txt"), filepath.Join(resultsDir, "head.txt")).Output()
+			filepath.Join(saved, "base.txt"), filepath.Join(saved, "head.txt")).Output()
 		if err != nil {
 			t.Fatalf("compare: %v", err)
 		}
 		if !strings.HasPrefix(string(out), compare.Marker) || !strings.Contains(string(out), "Slower") {
 			t.Errorf("compare printed:\n%s", out)
 		}
-		if v := verdict(t, readReport(t, filepath.Join(saved, "report.json")), "Slower"); v != compare.Regression {
-			t.Errorf("compare: Slower %s, want regression", v)
-		}
+		wantVerdicts(t, readReport(t, filepath.Join(saved, "report.json")))
 	})
 
 	t.Run("fork token gets a warning, exit 0", func(t *testing.T) {
