@@ -36,9 +36,10 @@
 //
 // # The NATS service
 //
-// Service consumes the bot's events from NATS (through a JetStream stream,
-// so events published while the service is down are kept) and applies them
-// to the store in batches, and answers statistics requests by request/reply
-// as the micro service "botdb". Client is the bot's side of it. StartServer
-// runs an embedded NATS server for the daemon and for tests.
+// Service consumes the bot's events from NATS (by default through a
+// JetStream stream, so events published while the service is down are kept)
+// and applies them to the store in batches with ApplyFrom, and answers
+// statistics requests by request/reply as the micro service "botdb". Client
+// is the bot's side of it. StartServer runs an embedded NATS server for the
+// daemon (cmd/botdb) and for tests.
 package botdb
