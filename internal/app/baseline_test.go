@@ -142,3 +142,35 @@ func TestLocalBaseline(t *testing.T) {
 		t.Errorf("not a repository: got %v, want an error suggesting -baseline", err)
 	}
 }
+
+func TestActionBaseline(t *testing.T) {
+	ctx := context.Background()
+	dir := newRepo(t)
+	commit(t, dir, "a", "1")
+	gitT(t, dir, "tag", "v0.1.0")
+	commit(t, dir, "a", "2")
+	const sha = "5555555555555555555555555555555555555555"
+	for _, tc := range []struct {
+		name  string
+		input string
+		ev    event
+		want  string
+	}{
+		{"pull request base", "", event{Name: "pull_request", Baseline: sha, PR: 1}, sha},
+		{"input overrides the event", "v9", event{Name: "pull_request", Baseline: sha, PR: 1}, "v9"},
+		{"push before", "", event{Name: "push", Baseline: sha}, sha},
+		{"push creating a branch", "", event{Name: "push"}, ""},
+		{"schedule: latest release", "", event{Name: "schedule"}, "v0.1.0"},
+		{"dispatch: input", "main~1", event{Name: "workflow_dispatch"}, "main~1"},
+		{"dispatch: latest release", "", event{Name: "workflow_dispatch"}, "v0.1.0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := actionBaseline(ctx, Config{Baseline: tc.input}, tc.ev, dir); got != tc.want {
+				t.Errorf("actionBaseline = %q, want %q", got, tc.want)
+			}
+		})
+	}
+	if got := actionBaseline(ctx, Config{}, event{Name: "schedule"}, t.TempDir()); got != "" {
+		t.Errorf("no repository, no tags: actionBaseline = %q, want absolute mode", got)
+	}
+}
