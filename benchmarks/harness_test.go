@@ -2,6 +2,7 @@ package benchmarks
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -165,5 +166,52 @@ func TestEnvStoresEveryEventAcrossARestart(t *testing.T) {
 	}
 	if lines, err := ChatLines(ctx, env.DB, user); err != nil || lines != 51 {
 		t.Errorf("ChatLines after the barrier = %d, %v; want 51", lines, err)
+	}
+}
+
+// TestWatcherWakesConcurrentWaiters has several publishers wait on one
+// Watcher at once, as BenchmarkConcurrentLatency does (run it with -race).
+func TestWatcherWakesConcurrentWaiters(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	env := NewEnv(t, botdb.ServiceConfig{})
+	w, err := env.Watch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	const publishers, each = 5, 20
+	users := make([]string, publishers)
+	for i := range users {
+		users[i] = env.NewUser("watch")
+	}
+	errs := make(chan error, publishers)
+	for p := range publishers {
+		go func() {
+			for i := range each {
+				seq, err := env.Publish(ctx, ChatEvent(users[p], i))
+				if err == nil {
+					err = w.Wait(ctx, seq)
+				}
+				if err == nil && env.Applied() < seq {
+					err = fmt.Errorf("woken for event %d with only %d applied", seq, env.Applied())
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range publishers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, u := range users {
+		if n, err := ChatLines(ctx, env.DB, u); err != nil || n != each {
+			t.Errorf("ChatLines(%s) = %d, %v; want %d", u, n, err, each)
+		}
 	}
 }
