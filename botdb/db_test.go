@@ -282,3 +282,41 @@ func TestUseAfterClose(t *testing.T) {
 		t.Error("Apply after Close succeeded")
 	}
 }
+
+func TestConcurrentOpenMigratesOnce(t *testing.T) {
+	// Processes starting together on a new file (here four DBs) wait for
+	// each other: each opens, and the schema is migrated once.
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "bot.db")
+	dbs := make([]*DB, 4)
+	errs := make([]error, len(dbs))
+	var wg sync.WaitGroup
+	for i := range dbs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dbs[i], errs[i] = Open(ctx, path)
+		}()
+	}
+	wg.Wait()
+	for i, db := range dbs {
+		if errs[i] != nil {
+			t.Errorf("open %d: %v", i, errs[i])
+			continue
+		}
+		defer db.Close()
+		var n int
+		if err := db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n != len(mustMigrations(t)) {
+			t.Errorf("db %d: %d migrations recorded, %v; want %d", i, n, err, len(mustMigrations(t)))
+		}
+	}
+}
+
+func mustMigrations(t *testing.T) []migration {
+	t.Helper()
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ms
+}
