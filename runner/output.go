@@ -16,6 +16,8 @@ type runOutput struct {
 	failed    []string          // benchmarks that printed "--- FAIL"
 	started   string            // the benchmark printed last without a result: the one running when it died
 	crashed   bool              // a panic, fatal error or quit signal
+	failText  map[string]string // a failed benchmark's "--- FAIL" block, by name as in failed
+	crashText string            // the crash report, from its first line
 }
 
 // headerKeys are the configuration lines that the testing package prints
@@ -26,14 +28,19 @@ var headerLine = regexp.MustCompile(`^(goos|goarch|cpu|pkg): (.*)$`)
 
 // parseOutput sorts the output of a test binary run with -test.bench.
 func parseOutput(out []byte) runOutput {
-	r := runOutput{headers: map[string]string{}, completed: map[string]bool{}}
+	r := runOutput{headers: map[string]string{}, completed: map[string]bool{}, failText: map[string]string{}}
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
 	var frame, culprit string // the last stack frame seen; the benchmark a crash dump points at
+	var failing string        // the benchmark whose "--- FAIL" block is being read
+	var crash strings.Builder
 	for sc.Scan() {
 		line := strings.TrimRight(sc.Text(), " \t\r")
 		trimmed := strings.TrimSpace(line)
 		if r.crashed {
+			if crash.Len() < maxFailureOutput {
+				crash.WriteString(line + "\n")
+			}
 			// In a crash dump, the frame above testing.(*B).runN is the
 			// benchmark function: the first such frame names the culprit.
 			if strings.HasPrefix(line, "testing.(*B).runN(") && culprit == "" {
@@ -44,6 +51,13 @@ func parseOutput(out []byte) runOutput {
 			}
 			continue
 		}
+		if failing != "" && (strings.HasPrefix(line, " ") || strings.HasPrefix(line, "\t")) && !strings.HasPrefix(trimmed, "--- FAIL: ") {
+			if len(r.failText[failing]) < maxFailureOutput {
+				r.failText[failing] += "\n" + line
+			}
+			continue
+		}
+		failing = ""
 		switch {
 		case headerLine.MatchString(line):
 			m := headerLine.FindStringSubmatch(line)
@@ -51,6 +65,8 @@ func parseOutput(out []byte) runOutput {
 		case strings.HasPrefix(trimmed, "--- FAIL: Benchmark"):
 			if f := strings.Fields(strings.TrimPrefix(trimmed, "--- FAIL: ")); len(f) > 0 {
 				r.failed = append(r.failed, f[0])
+				failing = procsSuffix.ReplaceAllString(f[0], "")
+				r.failText[failing] = trimmed
 			}
 		case strings.HasPrefix(line, "Benchmark"):
 			fields := strings.Fields(line)
@@ -66,9 +82,15 @@ func parseOutput(out []byte) runOutput {
 		}
 		if isCrash(trimmed) {
 			r.crashed = true
+			_, rest, named := strings.Cut(trimmed, "\t")
+			if !named || !strings.HasPrefix(trimmed, "Benchmark") {
+				rest = trimmed
+			}
+			crash.WriteString(strings.TrimSpace(rest) + "\n")
 		}
 	}
 	r.failed = innermost(r.failed)
+	r.crashText = strings.TrimSpace(crash.String())
 	if culprit != "" && (r.started == "" || topLevel(r.started) != culprit) {
 		// The name of a benchmark that dies in its first iteration is
 		// not printed yet: the stack is the only witness.

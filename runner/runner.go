@@ -100,9 +100,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 
 	headSHA, headRef, err := headCommit(ctx, env, root)
-	if err != nil {
+	if err != nil && (cfg.Baseline != "" || ctx.Err() != nil) {
 		return nil, fmt.Errorf("reading the head commit: %w", err)
 	}
+	// Without a baseline, a directory outside git is still benchmarked.
 	s.res.HeadSHA, s.res.HeadRef = headSHA, headRef
 	modDirs := map[Side]string{Head: filepath.Join(root, cfg.WorkDir)}
 	sides := []Side{Head}
@@ -339,8 +340,14 @@ func (s *state) measure(ctx context.Context, t *target) error {
 		s.record(t, o)
 		outTail := tail(string(r.out), maxFailureOutput)
 		for _, f := range o.failed {
-			s.addFailure(Failure{Side: t.side, Package: t.pkg, Benchmark: reportName(f), Reason: "failed", Output: outTail})
+			s.addFailure(Failure{Side: t.side, Package: t.pkg, Benchmark: reportName(f), Reason: "failed", Output: o.failText[f]})
 			t.skip[topLevel(f)] = true
+		}
+		if o.crashText != "" {
+			outTail = o.crashText
+		}
+		if r.timedOut {
+			outTail = fmt.Sprintf("timed out after %s, stopped with SIGQUIT\n%s", s.cfg.Timeout, outTail)
 		}
 		if r.err == nil || !(o.crashed || r.timedOut || len(o.failed) == 0) {
 			return nil

@@ -319,3 +319,42 @@ func TestRoundOrders(t *testing.T) {
 		t.Error("different seeds gave the same 20 orders")
 	}
 }
+
+// TestRunForeignOwner checks the container-action case: the checkout
+// belongs to another uid, which git refuses as "dubious ownership"
+// unless told otherwise.
+func TestRunForeignOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give the repository to another uid")
+	}
+	f := sharedFixture(t)
+	clone := filepath.Join(t.TempDir(), "clone")
+	if _, err := runGit(t.TempDir(), "clone", "-q", f.dir, clone); err != nil {
+		t.Fatal(err)
+	}
+	err := filepath.Walk(clone, func(p string, _ os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, 4242, 4242)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runGit(clone, "status"); err == nil || !strings.Contains(err.Error(), "dubious ownership") {
+		t.Skipf("this git does not refuse a foreign repository (%v): nothing to test", err)
+	}
+	res, err := Run(t.Context(), Config{
+		Dir: clone, Baseline: "HEAD~1", Packages: []string{"./gone"}, Count: 1,
+		Benchtime: "1x", OutputDir: t.TempDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.BaseSHA != f.baseSHA || res.HeadSHA != f.head {
+		t.Errorf("commits %s %s, want %s %s", res.BaseSHA, res.HeadSHA, f.baseSHA, f.head)
+	}
+	if got := counts(t, res.Base); !mapsEqual(got, map[string]int{"example.com/fixture/gone Gone": 1}) {
+		t.Errorf("base results = %v", got)
+	}
+}

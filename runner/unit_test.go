@@ -122,6 +122,17 @@ func TestParseOutput(t *testing.T) {
 	}
 }
 
+func TestParseOutputTexts(t *testing.T) {
+	o := parseOutput([]byte("BenchmarkA-2 \t 1\t 2 ns/op\n--- FAIL: BenchmarkF\n    f_test.go:6: boom\n    f_test.go:7: more\nBenchmarkC-2 \t 1\t 2 ns/op\n" +
+		"BenchmarkP-2   \tpanic: bad thing\n\ngoroutine 7 [running]:\nexample.com/m/p.BenchmarkP(0xc0?)\n"))
+	if got, want := o.failText["BenchmarkF"], "--- FAIL: BenchmarkF\n    f_test.go:6: boom\n    f_test.go:7: more"; got != want {
+		t.Errorf("fail text = %q, want %q", got, want)
+	}
+	if want := "panic: bad thing\n\ngoroutine 7 [running]:\nexample.com/m/p.BenchmarkP(0xc0?)"; o.crashText != want {
+		t.Errorf("crash text = %q, want %q", o.crashText, want)
+	}
+}
+
 func TestPatterns(t *testing.T) {
 	splits := map[string][]string{
 		".":             {"."},

@@ -99,8 +99,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		wall                      time.Duration
 	}
 	tallies := map[setting]*tally{}
-	fmt.Fprintln(stdout, "| setting | rep | wall | false alarms (A/A rows) | +5% | +10% | +20% |")
-	fmt.Fprintln(stdout, "|---|---|---|---|---|---|---|")
+	fmt.Fprintln(stdout, "| setting | rep | load before/after | wall | false alarms (A/A rows) | +5% | +10% | +20% |")
+	fmt.Fprintln(stdout, "|---|---|---|---|---|---|---|---|")
 	for rep := 1; rep <= *reps; rep++ {
 		// Settings run in turn within a repetition, so that a noisy
 		// stretch of the shared machine hits all of them.
@@ -109,6 +109,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				return ctx.Err()
 			}
 			out := filepath.Join(root, "runs", fmt.Sprintf("%s-rep%d", s, rep))
+			loadBefore := loadavg()
 			res, err := runner.Run(ctx, runner.Config{
 				Dir: repo, Baseline: base, Count: s.count, Benchtime: s.benchtime,
 				OutputDir: out,
@@ -159,7 +160,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 					cells[key] = fmt.Sprintf("%s %+.1f%% (p=%.3f)", mark, d, p)
 				}
 			}
-			fmt.Fprintf(stdout, "| %s | %d | %s | %d | %s | %s | %s |\n", s, rep,
+			fmt.Fprintf(stdout, "| %s | %d | %s/%s | %s | %d | %s | %s | %s |\n", s, rep, loadBefore, loadavg(),
 				res.Elapsed.Round(time.Second), alarms, cells["05"], cells["10"], cells["20"])
 		}
 	}
@@ -178,6 +179,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			median(t.deltas["05"]), median(t.deltas["10"]), median(t.deltas["20"]))
 	}
 	return nil
+}
+
+// loadavg returns the machine's one-minute load average, the measure of
+// how much other work competed with the benchmarks ("?" where unknown).
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
 }
 
 func median(v []float64) float64 {
