@@ -179,3 +179,61 @@ func BenchmarkRestartToFirstEvent(b *testing.B) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "restart-ns")
 }
+
+// BenchmarkBacklogDrain measures the consumer alone: events published while
+// the service was down (already stored by JetStream) applied after a start,
+// without the server ingesting at the same time.
+func BenchmarkBacklogDrain(b *testing.B) {
+	srv := startTestServer(b, true)
+	db := MustOpenDB(b)
+	nc, err := nats.Connect("", nats.InProcessServer(srv))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
+	client := NewClient(connectTest(b, srv), "")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	first, err := NewService(ctx, nc, db, ServiceConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := first.Stop(ctx); err != nil {
+		b.Fatal(err)
+	}
+	const backlog = 20_000
+	var total int
+	var busy time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		for i := range backlog {
+			mustPublish(b, client, Event{Kind: EventChatMessage, Username: fmt.Sprintf("user%d", i%40), Message: "chat line with some text"})
+		}
+		seq, err := client.Sync(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		start := time.Now()
+		logger, logs := newTestLogger(b)
+		svc, err := NewService(ctx, nc, db, ServiceConfig{Logger: logger})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for svc.Health().LastSequence < seq {
+			time.Sleep(100 * time.Microsecond)
+		}
+		busy += time.Since(start)
+		b.StopTimer()
+		b.Logf("%v batches %d %q", time.Since(start), svc.Health().Batches, logs.lines)
+		if h := svc.Health(); h.EventsApplied != backlog {
+			b.Fatalf("applied %d of %d", h.EventsApplied, backlog)
+		}
+		total += backlog
+		if err := svc.Stop(ctx); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(total)/busy.Seconds(), "events/s")
+}

@@ -34,10 +34,9 @@ const (
 	// reflect (read-your-writes). Client sets it from its last Sync.
 	MinSeqHeader = "Botdb-Min-Seq"
 
-	// fetchWait bounds one idle pull request (the server ends it 10%
-	// earlier): short, so that a pull request the server fails to wake costs
-	// little.
-	fetchWait = 2 * time.Second
+	// fetchWait bounds one idle pull request, and so how long Stop waits
+	// for the current one to end.
+	fetchWait = time.Second
 )
 
 // ErrNoJetStream is returned by NewService when the NATS server (or the
@@ -119,6 +118,7 @@ type Service struct {
 
 	// JetStream mode.
 	js           jetstream.JetStream
+	stream       jetstream.Stream // consume loop only (not safe for concurrent use)
 	cons         jetstream.Consumer
 	source       string // cursor key: stream name and creation time
 	streamInfoRq string
@@ -126,9 +126,8 @@ type Service struct {
 	cursor    uint64 // last stream sequence committed
 	nextDseq  uint64 // delivery (consumer) sequence expected next
 	needReset bool   // a delivery went missing: reset the consumer to cursor+1
-	// fetchCtx ends a waiting pull request at Stop.
-	fetchCtx    context.Context
-	cancelFetch context.CancelFunc
+	purgedTo  uint64 // stream purged below this sequence
+	purgedAt  time.Time
 
 	// Core mode.
 	subs     []*nats.Subscription
@@ -153,7 +152,8 @@ type Service struct {
 // ctx bounds the set-up only; the service runs until Stop.
 //
 // With JetStream (the default) it creates or updates the stream (the event
-// subjects listed exactly, interest retention) and a durable pull consumer,
+// subjects listed exactly, limits retention, purged up to the database
+// cursor as it advances) and a durable pull consumer,
 // and resets that consumer so that events delivered to a previous instance
 // but never acknowledged are redelivered at once instead of after the ack
 // wait. Events the database already holds (stream sequence at or below the
@@ -177,7 +177,6 @@ func NewService(ctx context.Context, nc *nats.Conn, db *DB, cfg ServiceConfig) (
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}
-	s.fetchCtx, s.cancelFetch = context.WithCancel(s.ctx)
 	var err error
 	if cfg.NoJetStream {
 		err = s.startCore()
@@ -216,10 +215,11 @@ func (s *Service) startJetStream(ctx context.Context) error {
 		Name:        s.cfg.Stream,
 		Description: "botdb events (" + s.cfg.Prefix + ")",
 		Subjects:    subjects,
-		// Interest retention: an event stays until the durable consumer
-		// acknowledges it (after the database commit), so storage stays
-		// bounded and nothing published while botdb is down is dropped.
-		Retention: jetstream.InterestPolicy,
+		// Limits retention without limits: nothing is dropped before it is
+		// in the database, and the consume loop purges what is (one purge
+		// per purgeEvery events; interest retention removed each acked
+		// message with its own file write, a quarter of the CPU).
+		Retention: jetstream.LimitsPolicy,
 		Storage:   jetstream.FileStorage,
 	})
 	if err != nil {
@@ -241,7 +241,7 @@ func (s *Service) startJetStream(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("creating consumer %s: %w", s.cfg.Durable, err)
 	}
-	s.js, s.cons = js, cons
+	s.js, s.cons, s.stream = js, cons, stream
 	cur, err := s.db.Cursor(ctx, s.source)
 	if err != nil {
 		return fmt.Errorf("reading cursor: %w", err)
@@ -306,7 +306,6 @@ func (s *Service) Stop(ctx context.Context) error {
 			s.drainCore(ctx)
 		}
 		close(s.stop)
-		s.cancelFetch()
 	})
 	select {
 	case <-s.done:

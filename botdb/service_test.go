@@ -453,8 +453,8 @@ func TestStreamSubjectsExact(t *testing.T) {
 	if strings.Join(info.Config.Subjects, " ") != strings.Join(want, " ") {
 		t.Errorf("stream subjects = %v, want %v", info.Config.Subjects, want)
 	}
-	if info.Config.Retention != "interest" {
-		t.Errorf("retention = %q, want interest", info.Config.Retention)
+	if info.Config.Retention != "limits" {
+		t.Errorf("retention = %q, want limits (purged by the service)", info.Config.Retention)
 	}
 	msgs, err := e.client.RecentChat(testCtx(t), 0, 0)
 	if err != nil || len(msgs) != 0 {
@@ -563,7 +563,23 @@ func TestLargeBurstNeverStalls(t *testing.T) {
 	if h := e.svc.Health(); h.EventsApplied != int64(n) || h.EventsRejected != 0 {
 		t.Errorf("health = %+v, want %d applied", h, n)
 	}
-	t.Logf("%d events in %d batches, %d consumer resets", n, e.svc.Health().Batches, e.logs.count("resetting consumer"))
+	// The stream is purged as the database catches up.
+	reply, err := e.nc.Request("$JS.API.STREAM.INFO."+DefaultStream, nil, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info struct {
+		State struct {
+			Msgs uint64 `json:"messages"`
+		} `json:"state"`
+	}
+	if err := json.Unmarshal(reply.Data, &info); err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs > purgeEvery+uint64(DefaultMaxBatch) {
+		t.Errorf("stream holds %d messages after all were applied, want at most %d (purged)", info.State.Msgs, purgeEvery+DefaultMaxBatch)
+	}
+	t.Logf("%d events in %d batches, %d consumer resets, %d left in the stream", n, e.svc.Health().Batches, e.logs.count("resetting consumer"), info.State.Msgs)
 	e.logs.mu.Lock()
 	for _, l := range e.logs.lines {
 		if strings.Contains(l, "WARN") {
