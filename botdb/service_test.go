@@ -340,7 +340,7 @@ func TestBadEvents(t *testing.T) {
 				{"rosey.db.stats.high_water", `{"chat_count":1.5,"connected_count":2}`, "invalid JSON"},
 				{"rosey.db.action.pm_command", `{"username":"x"}`, "command: missing"},
 				{"rosey.db.action.pm_command", `{"command":"stats"}`, "username: missing"},
-				{"rosey.db.action.pm_command", `{"username":"x","command":"c"} {}`, "data after"},
+				{"rosey.db.action.pm_command", `{"username":"x","command":"c"} {}`, "after top-level value"},
 			}
 			for _, b := range bad {
 				if err := e.client.PublishRaw(ctx, b.subject, []byte(b.payload)); err != nil {

@@ -120,15 +120,11 @@ func checkPayload(data []byte) error {
 	return nil
 }
 
-// decodeStrict decodes one JSON value into v and refuses trailing data.
+// decodeStrict decodes one JSON value into v; json.Unmarshal refuses
+// trailing data and is faster than a Decoder for one small value.
 func decodeStrict(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if err := dec.Decode(v); err != nil {
+	if err := json.Unmarshal(data, v); err != nil {
 		return fmt.Errorf("payload: invalid JSON: %w", err)
-	}
-	if dec.More() {
-		return errors.New("payload: invalid JSON: data after the object")
 	}
 	return nil
 }

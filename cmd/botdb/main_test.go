@@ -217,6 +217,7 @@ func TestDaemonSIGKILL(t *testing.T) {
 	for {
 		h, err := client.Health(context.Background()) // no barrier: answers at once
 		if err == nil && h.EventsApplied >= 2000 {
+			t.Logf("SIGKILL after %d of %d events applied", h.EventsApplied, n/2)
 			break
 		}
 		if time.Now().After(deadline) {
