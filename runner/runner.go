@@ -289,14 +289,14 @@ func (s *state) benchArgs(pattern string) []string {
 }
 
 // rounds runs cfg.Count rounds; in each, every package runs once per
-// side, the sides in an order drawn at random for the round.
+// side, the sides in an order drawn at random for the round: half the
+// rounds start with base, half with head (see balancedOrders).
 func (s *state) rounds(ctx context.Context, sides []Side, targets []*target) error {
-	rng := rand.New(rand.NewPCG(uint64(s.res.Seed), 0))
+	orders := balancedOrders(rand.New(rand.NewPCG(uint64(s.res.Seed), 0)), sides, s.cfg.Count)
 	s.prog.total = s.cfg.Count * len(targets)
 	s.prog.begin()
 	for round := 1; round <= s.cfg.Count; round++ {
-		order := slices.Clone(sides)
-		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		order := orders[round-1]
 		s.res.Orders = append(s.res.Orders, order)
 		var runs []*target
 		for _, side := range order {
@@ -320,6 +320,26 @@ func (s *state) rounds(ctx context.Context, sides []Side, targets []*target) err
 		s.res.Rounds = round
 	}
 	return nil
+}
+
+// balancedOrders draws the order of the sides for each of count rounds.
+// Rather than a coin flip per round, it shuffles a sequence in which each
+// side goes first equally often (one more for an odd count): running
+// first or second can matter (caches, frequency, the previous process),
+// and ten coin flips are lopsided too often to cancel that out.
+func balancedOrders(rng *rand.Rand, sides []Side, count int) [][]Side {
+	orders := make([][]Side, count)
+	for i := range orders {
+		orders[i] = slices.Clone(sides)
+		if i%2 == 1 {
+			slices.Reverse(orders[i])
+		}
+	}
+	if count%2 == 1 && rng.IntN(2) == 1 {
+		slices.Reverse(orders[count-1])
+	}
+	rng.Shuffle(count, func(i, j int) { orders[i], orders[j] = orders[j], orders[i] })
+	return orders
 }
 
 // measure runs one target once. A benchmark that fails is reported and

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -296,6 +297,21 @@ func TestResolveCommit(t *testing.T) {
 	}
 }
 
+func TestBalancedOrdersOdd(t *testing.T) {
+	for seed := uint64(1); seed <= 20; seed++ {
+		first := map[Side]int{}
+		for _, o := range balancedOrders(rand.New(rand.NewPCG(seed, 0)), []Side{Base, Head}, 7) {
+			first[o[0]]++
+		}
+		if d := first[Base] - first[Head]; d < -1 || d > 1 {
+			t.Errorf("seed %d: %v rounds first, want 4+3", seed, first)
+		}
+	}
+	if got := balancedOrders(rand.New(rand.NewPCG(1, 0)), []Side{Head}, 3); len(got) != 3 || got[2][0] != Head {
+		t.Errorf("head only: %v", got)
+	}
+}
+
 func TestRoundOrders(t *testing.T) {
 	orders := func(seed int64) [][]Side {
 		s := &state{cfg: Config{Count: 20}, res: &Result{Seed: seed}, prog: newProgress(nil, 20, 0)}
@@ -307,10 +323,13 @@ func TestRoundOrders(t *testing.T) {
 	a, b, c := orders(7), orders(7), orders(8)
 	seen := map[Side]int{}
 	for _, o := range a {
+		if len(o) != 2 || o[0] == o[1] {
+			t.Fatalf("order %v: want base and head once each", o)
+		}
 		seen[o[0]]++
 	}
-	if seen[Base] == 0 || seen[Head] == 0 {
-		t.Errorf("20 rounds always started with the same side: %v", a)
+	if seen[Base] != 10 || seen[Head] != 10 {
+		t.Errorf("of 20 rounds, %d started with base and %d with head; want 10 each: %v", seen[Base], seen[Head], a)
 	}
 	if !slices.EqualFunc(a, b, slices.Equal) {
 		t.Error("the same seed gave different orders")

@@ -13,6 +13,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -27,6 +28,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/perf/benchfmt"
 
 	"github.com/natsbench/natsbench-action/compare"
 	"github.com/natsbench/natsbench-action/runner"
@@ -94,11 +97,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	type tally struct {
 		runs, aaRows, falseAlarms int
+		orderRatios               []float64 // first/second of each round, A/A rows
 		detected                  map[string]int
 		deltas                    map[string][]float64
 		wall                      time.Duration
 	}
 	tallies := map[setting]*tally{}
+	var allRatios []float64
 	fmt.Fprintln(stdout, "| setting | rep | load before/after | wall | false alarms (A/A rows) | +5% | +10% | +20% |")
 	fmt.Fprintln(stdout, "|---|---|---|---|---|---|---|---|")
 	for rep := 1; rep <= *reps; rep++ {
@@ -128,6 +133,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 			t.runs++
 			t.wall += res.Elapsed
+			t.orderRatios = append(t.orderRatios, orderRatios(res)...)
+			allRatios = append(allRatios, orderRatios(res)...)
 			alarms, cells := 0, map[string]string{}
 			for _, r := range rep2.Benchmarks {
 				if r.Unit != "sec/op" {
@@ -166,19 +173,66 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	fmt.Fprintln(stdout)
-	fmt.Fprintln(stdout, "| setting | mean wall | false alarms / A/A rows | +5% found | +10% found | +20% found | median measured Δ (5/10/20) |")
-	fmt.Fprintln(stdout, "|---|---|---|---|---|---|---|")
+	fmt.Fprintln(stdout, "| setting | mean wall | false alarms / A/A rows | +5% found | +10% found | +20% found | median measured Δ (5/10/20) | A/A time of the side run first / second (median, n) |")
+	fmt.Fprintln(stdout, "|---|---|---|---|---|---|---|---|")
 	for _, s := range settings {
 		t := tallies[s]
 		if t == nil {
 			continue
 		}
-		fmt.Fprintf(stdout, "| %s | %s | %d/%d | %d/%d | %d/%d | %d/%d | %+.1f%% / %+.1f%% / %+.1f%% |\n", s,
+		fmt.Fprintf(stdout, "| %s | %s | %d/%d | %d/%d | %d/%d | %d/%d | %+.1f%% / %+.1f%% / %+.1f%% | %.3f (%d) |\n", s,
 			(t.wall / time.Duration(t.runs)).Round(time.Second), t.falseAlarms, t.aaRows,
 			t.detected["05"], t.runs, t.detected["10"], t.runs, t.detected["20"], t.runs,
-			median(t.deltas["05"]), median(t.deltas["10"]), median(t.deltas["20"]))
+			median(t.deltas["05"]), median(t.deltas["10"]), median(t.deltas["20"]),
+			median(t.orderRatios), len(t.orderRatios))
 	}
+	fmt.Fprintf(stdout, "\nAll settings: A/A time of the side run first / second in a round: median %.3f over %d pairs.\n",
+		median(allRatios), len(allRatios))
 	return nil
+}
+
+// orderRatios returns, for every A/A benchmark and round, the time of the
+// side that ran first in the round divided by that of the side that ran
+// second: a median away from 1 means the position in a round matters.
+func orderRatios(res *runner.Result) []float64 {
+	base, head := nsPerOp(res.Base), nsPerOp(res.Head)
+	var out []float64
+	for name, b := range base {
+		h := head[name]
+		if !strings.HasPrefix(name, "AA") || len(b) != len(res.Orders) || len(h) != len(res.Orders) {
+			continue
+		}
+		for i, o := range res.Orders {
+			if o[0] == runner.Base {
+				out = append(out, b[i]/h[i])
+			} else {
+				out = append(out, h[i]/b[i])
+			}
+		}
+	}
+	return out
+}
+
+// nsPerOp reads the ns/op values of a benchmark file, in file order (which
+// is round order), by benchmark name.
+func nsPerOp(data []byte) map[string][]float64 {
+	out := map[string][]float64{}
+	r := benchfmt.NewReader(bytes.NewReader(data), "")
+	for r.Scan() {
+		res, ok := r.Result().(*benchfmt.Result)
+		if !ok {
+			continue
+		}
+		v, ok := res.Value("sec/op")
+		if !ok {
+			v, ok = res.Value("ns/op")
+		}
+		if ok {
+			name := string(res.Name.Base())
+			out[name] = append(out[name], v)
+		}
+	}
+	return out
 }
 
 // loadavg returns the machine's one-minute load average, the measure of
