@@ -113,7 +113,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			return nil, fmt.Errorf("resolving baseline: %w", err)
 		}
 		s.res.BaseSHA = sha
-		s.prog.printf("baseline %s is %s", cfg.Baseline, sha)
+		if sha != cfg.Baseline {
+			s.prog.printf("baseline %s is %s", cfg.Baseline, sha)
+		}
 		wt, remove, err := addWorktree(ctx, env, root, sha)
 		if err != nil {
 			return nil, err
@@ -147,13 +149,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 
 	s.res.HeadFile = filepath.Join(outDir, "head.txt")
-	s.res.Head = s.out[Head].buf.Bytes()
+	// Never nil: a nil Base means "no baseline" to package compare, and
+	// a side that produced no result is not that.
+	s.res.Head = append([]byte{}, s.out[Head].buf.Bytes()...)
 	if err := os.WriteFile(s.res.HeadFile, s.res.Head, 0o644); err != nil {
 		return nil, fmt.Errorf("writing head results: %w", err)
 	}
 	if cfg.Baseline != "" {
 		s.res.BaseFile = filepath.Join(outDir, "base.txt")
-		s.res.Base = s.out[Base].buf.Bytes()
+		s.res.Base = append([]byte{}, s.out[Base].buf.Bytes()...)
 		if err := os.WriteFile(s.res.BaseFile, s.res.Base, 0o644); err != nil {
 			return nil, fmt.Errorf("writing base results: %w", err)
 		}

@@ -277,8 +277,8 @@ func TestRunShallowClone(t *testing.T) {
 	if got := counts(t, res.Base); !mapsEqual(got, map[string]int{"example.com/fixture/gone Gone": 1}) {
 		t.Errorf("base results = %v", got)
 	}
-	if len(res.Head) != 0 {
-		t.Errorf("head results for a package removed on head:\n%s", res.Head)
+	if len(res.Head) != 0 || res.Head == nil {
+		t.Errorf("head results for a package removed on head: %q (want empty, not nil)", res.Head)
 	}
 }
 

@@ -57,7 +57,8 @@ type Result struct {
 	HeadRef, HeadSHA string
 	// BaseFile and HeadFile are the paths of base.txt and head.txt in OutputDir.
 	BaseFile, HeadFile string
-	// Base and Head hold the same bytes as BaseFile and HeadFile.
+	// Base and Head hold the same bytes as BaseFile and HeadFile. Base
+	// is nil exactly when there was no baseline (BaseFile is then empty).
 	Base, Head  []byte
 	Failures    []Failure
 	BuildErrors []BuildError
