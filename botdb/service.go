@@ -153,11 +153,12 @@ type Service struct {
 //
 // With JetStream (the default) it creates or updates the stream (the event
 // subjects listed exactly, limits retention, purged up to the database
-// cursor as it advances) and a durable pull consumer,
-// and resets that consumer so that events delivered to a previous instance
-// but never acknowledged are redelivered at once instead of after the ack
-// wait. Events the database already holds (stream sequence at or below the
-// stored cursor) are skipped, which makes redelivery after a crash safe.
+// cursor as it advances) and a durable pull consumer, and resets that
+// consumer to just after the database cursor, so that events delivered to a
+// previous instance but never committed are redelivered at once instead of
+// after the ack wait. Redelivered events the database already holds (stream
+// sequence at or below the cursor) are skipped: exactly once. One service
+// per stream: the resets assume it is the consumer's only user.
 func NewService(ctx context.Context, nc *nats.Conn, db *DB, cfg ServiceConfig) (*Service, error) {
 	if nc == nil || db == nil {
 		return nil, errors.New("starting botdb service: nil connection or database")
