@@ -43,6 +43,10 @@ func runProcess(ctx context.Context, dir string, env []string, timeout time.Dura
 	err := cmd.Run()
 	// Children the benchmark left behind must not outlive it.
 	_ = killGroup(cmd)
+	if errors.Is(err, exec.ErrWaitDelay) && cmd.ProcessState != nil && cmd.ProcessState.Success() {
+		// The binary passed; only a child it left kept the output open.
+		err = nil
+	}
 	var exitErr *exec.ExitError
 	if err != nil && !errors.As(err, &exitErr) && !errors.Is(err, exec.ErrWaitDelay) && runCtx.Err() == nil {
 		// It did not even start.
