@@ -299,14 +299,19 @@ func TestDaemonEmbeddedServer(t *testing.T) {
 		t.Errorf("JetStream store next to the database: %v", err)
 	}
 
-	// Restarted on the same files: the data is there, and new events too.
-	startDaemon(t, args...)
+	// Restarted on the same files, now fully durable: the data is there,
+	// and new events too.
+	d2 := startDaemon(t, append(args, "-durable")...)
 	client = botdb.NewClient(connectRetry(t, url), "bot2")
 	waitHealthy(t, client)
 	publishLines(t, client, 1000, 1010)
 	st, err = client.UserStats(context.Background(), "u3")
 	if err != nil || st.TotalChatLines != 101 {
 		t.Fatalf("user_stats after restart = %+v, %v; want 101 lines", st, err)
+	}
+	d2.terminate(t)
+	if !strings.Contains(d2.stderr.String(), "sync_always=true") {
+		t.Errorf("-durable did not reach the embedded server:\n%s", d2.stderr.String())
 	}
 }
 
