@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -212,6 +213,17 @@ func (s *Service) startJetStream(ctx context.Context) error {
 		return fmt.Errorf("checking jetstream: %w", err)
 	}
 	subjects := append(s.subj.EventSubjects(), s.subj.Sync)
+	// Updating a stream replaces its subjects: refuse to take over one that
+	// another prefix's service uses, whose events would then go uncaptured.
+	if existing, err := js.Stream(ctx, s.cfg.Stream); err == nil {
+		for _, subj := range existing.CachedInfo().Config.Subjects {
+			if !strings.HasPrefix(subj, s.cfg.Prefix+".db.") {
+				return fmt.Errorf("stream %s captures %s, not under prefix %q: give this service its own stream name", s.cfg.Stream, subj, s.cfg.Prefix)
+			}
+		}
+	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("looking up stream %s: %w", s.cfg.Stream, err)
+	}
 	stream, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        s.cfg.Stream,
 		Description: "botdb events (" + s.cfg.Prefix + ")",

@@ -588,3 +588,22 @@ func TestLargeBurstNeverStalls(t *testing.T) {
 	}
 	e.logs.mu.Unlock()
 }
+
+// TestStreamOfAnotherPrefix: a second service with another prefix does not
+// take over the first one's stream (its events would stop being captured);
+// with its own stream name it runs beside it.
+func TestStreamOfAnotherPrefix(t *testing.T) {
+	srv := startTestServer(t, true)
+	nc := connectTest(t, srv)
+	startService(t, nc, MustOpenDB(t), ServiceConfig{})
+	_, err := NewService(testCtx(t), nc, MustOpenDB(t), ServiceConfig{Prefix: "other"})
+	if err == nil || !strings.Contains(err.Error(), "own stream name") {
+		t.Fatalf("second prefix on the same stream = %v, want a refusal", err)
+	}
+	startService(t, nc, MustOpenDB(t), ServiceConfig{Prefix: "other", Stream: "OTHER_EVENTS", Durable: "other"})
+	c := NewClient(connectTest(t, srv), "")
+	mustPublish(t, c, Event{Kind: EventUserJoined, Username: "still-captured"})
+	if st, err := c.UserStats(testCtx(t), "still-captured"); err != nil || !st.Found {
+		t.Errorf("first service after the second started: %+v, %v", st, err)
+	}
+}

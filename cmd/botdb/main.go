@@ -53,6 +53,7 @@ type config struct {
 	NATS      string
 	Listen    string
 	Prefix    string
+	Stream    string
 	JetStream bool
 	Durable   bool
 	LogLevel  slog.Level
@@ -69,6 +70,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.NATS, "nats", "", "NATS server `URL`; empty starts an embedded server with JetStream storing in PATH.nats/")
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:4222", "embedded server `host:port` (without -nats)")
 	fs.StringVar(&c.Prefix, "prefix", botdb.DefaultPrefix, "subject `prefix`: PREFIX.db.user.joined, PREFIX.db.query.user_stats, ...")
+	fs.StringVar(&c.Stream, "stream", botdb.DefaultStream, "JetStream stream `name` (one per prefix on a shared server)")
 	fs.BoolVar(&c.JetStream, "jetstream", true, "capture events in a JetStream stream (false: plain subscriptions, events published while botdb is down are lost)")
 	fs.BoolVar(&c.Durable, "durable", false, "survive power loss: fsync every event (embedded JetStream sync_interval always, SQLite synchronous=FULL); slower")
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn, error")
@@ -159,6 +161,7 @@ func run(ctx context.Context, args []string, _ func(string) string, _, stderr io
 
 	svc, err := botdb.NewService(ctx, nc, db, botdb.ServiceConfig{
 		Prefix:      cfg.Prefix,
+		Stream:      cfg.Stream,
 		NoJetStream: !cfg.JetStream,
 		Logger:      log,
 	})
