@@ -143,6 +143,14 @@ type Service struct {
 	progMu   sync.Mutex
 	progress chan struct{} // closed and replaced after each commit
 
+	// waiters bounds the queries waiting for read-your-writes off their
+	// endpoint's goroutine.
+	waiters  chan struct{}
+	handlers sync.WaitGroup // queries running off their endpoint's goroutine
+	// handlersMu orders starting such queries with Stop's Wait.
+	handlersMu     sync.Mutex
+	handlersClosed bool
+
 	stopOnce sync.Once
 	stop     chan struct{}
 	done     chan struct{}
@@ -176,6 +184,7 @@ func NewService(ctx context.Context, nc *nats.Conn, db *DB, cfg ServiceConfig) (
 		ctx:      context.WithoutCancel(ctx),
 		started:  time.Now(),
 		progress: make(chan struct{}),
+		waiters:  make(chan struct{}, maxWaiters),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}
@@ -291,10 +300,10 @@ func (s *Service) startMicro() error {
 		name, subject string
 		h             micro.HandlerFunc
 	}{
-		{"user_stats", s.subj.UserStats, s.handleUserStats},
-		{"channel_stats", s.subj.ChannelStats, s.handleChannelStats},
-		{"recent_chat", s.subj.RecentChat, s.handleRecentChat},
-		{"health", s.subj.Health, s.handleHealth},
+		{"user_stats", s.subj.UserStats, s.waiting(s.handleUserStats, true)},
+		{"channel_stats", s.subj.ChannelStats, s.waiting(s.handleChannelStats, true)},
+		{"recent_chat", s.subj.RecentChat, s.waiting(s.handleRecentChat, true)},
+		{"health", s.subj.Health, s.waiting(s.handleHealth, false)},
 	}
 	for _, ep := range endpoints {
 		if err := svc.AddEndpoint(ep.name, ep.h, micro.WithEndpointSubject(ep.subject)); err != nil {
@@ -322,6 +331,21 @@ func (s *Service) Stop(ctx context.Context) error {
 	})
 	select {
 	case <-s.done:
+	case <-ctx.Done():
+		return fmt.Errorf("stopping botdb service: %w", ctx.Err())
+	}
+	// Queries still waiting end now (the consumer is done): let them
+	// answer before the caller closes the database.
+	s.handlersMu.Lock()
+	s.handlersClosed = true
+	s.handlersMu.Unlock()
+	handled := make(chan struct{})
+	go func() {
+		s.handlers.Wait()
+		close(handled)
+	}()
+	select {
+	case <-handled:
 		return s.runErr
 	case <-ctx.Done():
 		return fmt.Errorf("stopping botdb service: %w", ctx.Err())

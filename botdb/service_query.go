@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 
 	"github.com/nats-io/nats.go/micro"
 )
@@ -19,6 +20,56 @@ func badRequest(err error) error { return badRequestError{err} }
 
 // maxTopChatters bounds the top chatters list of channel_stats.
 const maxTopChatters = 100
+
+// maxWaiters is how many queries may wait for earlier events at once off
+// their endpoint's goroutine; beyond it they wait in line (back-pressure).
+const maxWaiters = 256
+
+// waiting runs h on the endpoint's goroutine when its read barrier is
+// already met (the common case: no wait, no goroutine), else on its own
+// goroutine, so that one query waiting for a burst to be applied does not
+// hold up the queries behind it. always is h's readBarrier argument.
+func (s *Service) waiting(h micro.HandlerFunc, always bool) micro.HandlerFunc {
+	return func(req micro.Request) {
+		if s.barrierMet(req, always) {
+			h(req)
+			return
+		}
+		select {
+		case s.waiters <- struct{}{}:
+		default:
+			h(req)
+			return
+		}
+		s.handlersMu.Lock()
+		closed := s.handlersClosed
+		if !closed {
+			s.handlers.Add(1)
+		}
+		s.handlersMu.Unlock()
+		if closed { // stopping: Stop is waiting for the others
+			<-s.waiters
+			h(req)
+			return
+		}
+		go func() {
+			defer s.handlers.Done()
+			defer func() { <-s.waiters }()
+			h(req)
+		}()
+	}
+}
+
+// barrierMet reports whether req's read barrier is known to be met without
+// asking the server.
+func (s *Service) barrierMet(req micro.Request, always bool) bool {
+	v := req.Headers().Get(MinSeqHeader)
+	if v == "" {
+		return !always
+	}
+	seq, err := strconv.ParseUint(v, 10, 64)
+	return err != nil || s.cfg.NoJetStream && s.received.Load() == s.lastSeq.Load() || !s.cfg.NoJetStream && s.lastSeq.Load() >= seq
+}
 
 // respondError answers with the micro error headers and our JSON body, so
 // that both micro-aware tools and plain JSON clients see the failure.
