@@ -151,13 +151,24 @@ func run(ctx context.Context, args []string, _ func(string) string, _, stderr io
 		log.Warn("-durable with an external server: SQLite uses synchronous=FULL, but the server's own JetStream sync_interval decides whether its events survive power loss (set sync_interval: always)")
 	}
 
+	// nats.go runs its callbacks on a goroutine of its own; waiting for
+	// the closed callback (the last one) keeps them from logging to
+	// stderr after run has returned.
+	closed := make(chan struct{})
 	nc, err := nats.Connect(url, nats.Name("botdb"), nats.MaxReconnects(-1),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("nats disconnected", "error", err) }),
-		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted()) }))
+		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted()) }),
+		nats.ClosedHandler(func(*nats.Conn) { close(closed) }))
 	if err != nil {
 		return fmt.Errorf("connecting to nats %s: %w", url, err)
 	}
-	defer nc.Close()
+	defer func() {
+		nc.Close()
+		select {
+		case <-closed:
+		case <-time.After(stopTimeout):
+		}
+	}()
 
 	svc, err := botdb.NewService(ctx, nc, db, botdb.ServiceConfig{
 		Prefix:      cfg.Prefix,
