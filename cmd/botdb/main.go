@@ -156,7 +156,11 @@ func run(ctx context.Context, args []string, _ func(string) string, _, stderr io
 	// stderr after run has returned.
 	closed := make(chan struct{})
 	nc, err := nats.Connect(url, nats.Name("botdb"), nats.MaxReconnects(-1),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("nats disconnected", "error", err) }),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil { // nil: our own Close at shutdown
+				log.Warn("nats disconnected", "error", err)
+			}
+		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted()) }),
 		nats.ClosedHandler(func(*nats.Conn) { close(closed) }))
 	if err != nil {

@@ -323,8 +323,12 @@ func TestDaemonExternalWithoutJetStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { botdb.ShutdownServer(srv) })
+	// The connection's callbacks may still log after run returns: the
+	// writer is locked.
 	var stderr bytes.Buffer
-	err = run(context.Background(), []string{"-db", filepath.Join(t.TempDir(), "b.db"), "-nats", srv.ClientURL()}, nil, &bytes.Buffer{}, &stderr)
+	var mu sync.Mutex
+	logs := &lockedWriter{mu: &mu, w: &stderr}
+	err = run(context.Background(), []string{"-db", filepath.Join(t.TempDir(), "b.db"), "-nats", srv.ClientURL()}, nil, &bytes.Buffer{}, logs)
 	if !errors.Is(err, botdb.ErrNoJetStream) || !strings.Contains(err.Error(), "-js") || !strings.Contains(err.Error(), "-jetstream=false") {
 		t.Errorf("run = %v, want ErrNoJetStream explaining -js and -jetstream=false", err)
 	}
@@ -332,9 +336,9 @@ func TestDaemonExternalWithoutJetStream(t *testing.T) {
 	// With -jetstream=false it runs, warns, and stops on cancel.
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	mu.Lock()
 	stderr.Reset()
-	var mu sync.Mutex
-	logs := &lockedWriter{mu: &mu, w: &stderr}
+	mu.Unlock()
 	go func() {
 		done <- run(ctx, []string{"-db", filepath.Join(t.TempDir(), "b.db"), "-nats", srv.ClientURL(), "-jetstream=false"}, nil, &bytes.Buffer{}, logs)
 	}()
