@@ -50,10 +50,13 @@ type ServiceConfig struct {
 	// NoJetStream consumes with plain subscriptions: events published while
 	// the service is down are lost (a warning says so at start).
 	NoJetStream bool
-	Stream      string        // JetStream stream, default "BOTDB_EVENTS"
-	Durable     string        // durable consumer, default "botdb"
-	MaxBatch    int           // most events in one transaction, default 1000
-	Linger      time.Duration // wait this long for more events before a commit (0: commit as soon as the inbox is empty)
+	Stream      string // JetStream stream, default "BOTDB_EVENTS"
+	Durable     string // durable consumer, default "botdb"
+	MaxBatch    int    // most events in one transaction, default 1000
+	// Linger is the least time a commit waits for more events once the
+	// inbox is empty (0: commit at once, unless the stream says more are
+	// pending, then wait up to 10ms for them).
+	Linger time.Duration
 	// QueryWait bounds how long a query waits for earlier events to be
 	// applied (read-your-writes), default 10s.
 	QueryWait time.Duration

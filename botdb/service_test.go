@@ -607,3 +607,26 @@ func TestStreamOfAnotherPrefix(t *testing.T) {
 		t.Errorf("first service after the second started: %+v, %v", st, err)
 	}
 }
+
+// TestLingerGroupsEvents: with a linger, events trickling in are committed
+// together, and queries still see them all.
+func TestLingerGroupsEvents(t *testing.T) {
+	for _, noJS := range []bool{false, true} {
+		t.Run(fmt.Sprintf("nojetstream=%v", noJS), func(t *testing.T) {
+			e := newEnv(t, ServiceConfig{NoJetStream: noJS, Linger: 20 * time.Millisecond, MaxBatch: 50})
+			ctx := testCtx(t)
+			for i := range 120 {
+				mustPublish(t, e.client, Event{Kind: EventChatMessage, Username: "slow", Message: fmt.Sprint(i)})
+			}
+			st, err := e.client.UserStats(ctx, "slow")
+			if err != nil || st.TotalChatLines != 120 {
+				t.Fatalf("user_stats = %+v, %v; want 120 lines", st, err)
+			}
+			// Loose on purpose (a loaded machine spreads the publishes):
+			// some grouping must have happened.
+			if h := e.svc.Health(); h.Batches >= 60 {
+				t.Errorf("%d commits for 120 events with a 20ms linger, want far fewer", h.Batches)
+			}
+		})
+	}
+}
