@@ -53,9 +53,11 @@ type ServiceConfig struct {
 	Stream      string // JetStream stream, default "BOTDB_EVENTS"
 	Durable     string // durable consumer, default "botdb"
 	MaxBatch    int    // most events in one transaction, default 1000
-	// Linger is the least time a commit waits for more events once the
-	// inbox is empty (0: commit at once, unless the stream says more are
-	// pending, then wait up to 10ms for them).
+	// Linger groups events arriving one by one: a commit waits for more
+	// until Linger after its first event (a deadline, so latency stays
+	// bounded), trading that latency for fewer transactions. 0: commit as
+	// soon as nothing is at hand, unless the stream says more are pending
+	// (then up to 10ms after the first).
 	Linger time.Duration
 	// QueryWait bounds how long a query waits for earlier events to be
 	// applied (read-your-writes), default 10s.

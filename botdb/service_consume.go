@@ -148,8 +148,8 @@ const maxHold = 10 * time.Millisecond
 // receive collects p's messages until its end. It commits when MaxBatch are
 // pending, or when no message is at hand and none is known to be coming
 // (the last one's NumPending is 0, or maxHold passed since the first
-// pending one); Linger, if set, is a minimum wait for more. False means the
-// service must stop.
+// pending one); with Linger set, not before Linger after the first pending
+// one. False means the service must stop.
 func (c *consumer) receive(p *pull) bool {
 	msgs := p.batch.Messages()
 	for {
@@ -161,11 +161,14 @@ func (c *consumer) receive(p *pull) bool {
 			select {
 			case m, ok = <-msgs:
 			default:
+				// Both bounds count from the first pending event, so
+				// events trickling in cannot postpone a commit forever.
+				held := time.Since(c.firstAt)
 				var wait time.Duration
 				if c.more {
-					wait = maxHold - time.Since(c.firstAt)
+					wait = maxHold - held
 				}
-				wait = max(wait, c.s.cfg.Linger)
+				wait = max(wait, c.s.cfg.Linger-held)
 				got := false
 				if wait > 0 {
 					c.timer.Reset(wait)

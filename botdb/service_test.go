@@ -630,3 +630,21 @@ func TestLingerGroupsEvents(t *testing.T) {
 		})
 	}
 }
+
+// TestLingerIsADeadline: events trickling in faster than the linger still
+// get committed every linger, not held until the batch fills.
+func TestLingerIsADeadline(t *testing.T) {
+	e := newEnv(t, ServiceConfig{Linger: 30 * time.Millisecond})
+	for i := range 40 {
+		mustPublish(t, e.client, Event{Kind: EventChatMessage, Username: "trickle", Message: fmt.Sprint(i)})
+		if err := e.nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// 200 ms of events 5 ms apart: a held batch would be one commit.
+	waitFor(t, 10*time.Second, "40 events applied", func() bool { return e.svc.Health().EventsApplied == 40 })
+	if h := e.svc.Health(); h.Batches < 3 {
+		t.Errorf("%d commits for events over 200ms with a 30ms linger, want one every ~30ms", h.Batches)
+	}
+}
