@@ -56,6 +56,7 @@ type config struct {
 	Stream    string
 	JetStream bool
 	Durable   bool
+	Linger    time.Duration
 	LogLevel  slog.Level
 
 	host string
@@ -73,6 +74,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.Stream, "stream", botdb.DefaultStream, "JetStream stream `name` (one per prefix on a shared server)")
 	fs.BoolVar(&c.JetStream, "jetstream", true, "capture events in a JetStream stream (false: plain subscriptions, events published while botdb is down are lost)")
 	fs.BoolVar(&c.Durable, "durable", false, "survive power loss: fsync every event (embedded JetStream sync_interval always, SQLite synchronous=FULL); slower")
+	fs.DurationVar(&c.Linger, "linger", 0, "group events arriving one by one: commit at most this `duration` after the first (fewer transactions, less CPU, more latency)")
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -89,6 +91,9 @@ func (c *config) validate() error {
 	}
 	if err := botdb.ValidatePrefix(c.Prefix); err != nil {
 		return fmt.Errorf("flag -prefix: %w", err)
+	}
+	if c.Linger < 0 || c.Linger > time.Minute {
+		return fmt.Errorf("flag -linger %v: must be between 0 and 1m", c.Linger)
 	}
 	if c.NATS == "" {
 		host, port, err := net.SplitHostPort(c.Listen)
@@ -178,6 +183,7 @@ func run(ctx context.Context, args []string, _ func(string) string, _, stderr io
 		Prefix:      cfg.Prefix,
 		Stream:      cfg.Stream,
 		NoJetStream: !cfg.JetStream,
+		Linger:      cfg.Linger,
 		Logger:      log,
 	})
 	if errors.Is(err, botdb.ErrNoJetStream) {

@@ -376,6 +376,7 @@ func TestRunBadFlags(t *testing.T) {
 		{[]string{"-listen", "127.0.0.1:99999"}, "port must be"},
 		{[]string{"-prefix", "a b"}, "prefix"},
 		{[]string{"extra"}, "unexpected argument"},
+		{[]string{"-linger", "-1s"}, "flag -linger"},
 		{[]string{"-log-level", "loud"}, "log-level"},
 		{[]string{"-nope"}, "flag provided but not defined"},
 	}
