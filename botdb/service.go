@@ -37,7 +37,7 @@ const (
 
 	// fetchWait bounds one idle pull request, and so how long Stop waits
 	// for the current one to end.
-	fetchWait = time.Second
+	fetchWait = 250 * time.Millisecond
 )
 
 // ErrNoJetStream is returned by NewService when the NATS server (or the
