@@ -6,12 +6,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // listedPackage is the part of `go list -json` that the runner reads.
@@ -58,26 +62,43 @@ func listPackages(ctx context.Context, env []string, modDir string, patterns []s
 	return pkgs, nil
 }
 
-var benchFunc = regexp.MustCompile(`(?m)^func\s+Benchmark\w*\s*\(`)
-
 // hasBenchmarks reports whether a test file in dir declares a benchmark.
-// It reads the files itself rather than trusting go list, so that a
-// package whose test files do not even parse is built and its error shown.
+// It parses the files itself rather than trusting go list, so that a
+// package whose test files do not even parse is built and its error shown;
+// parsing (not a text search) keeps a benchmark quoted in a string, such as
+// a test's fixture, from costing a test binary build.
 func hasBenchmarks(dir string) bool {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return false
 	}
+	fset := token.NewFileSet()
 	for _, e := range entries {
 		if e.IsDir() || !strings.HasSuffix(e.Name(), "_test.go") {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err == nil && benchFunc.Match(b) {
-			return true
+		f, err := parser.ParseFile(fset, filepath.Join(dir, e.Name()), nil, parser.SkipObjectResolution)
+		if err != nil {
+			return true // let go test -c report it
+		}
+		for _, d := range f.Decls {
+			if fd, ok := d.(*ast.FuncDecl); ok && fd.Recv == nil && isBenchmarkName(fd.Name.Name) {
+				return true
+			}
 		}
 	}
 	return false
+}
+
+// isBenchmarkName applies go test's rule: "Benchmark" alone, or followed
+// by a character that is not a lower-case letter.
+func isBenchmarkName(name string) bool {
+	rest, ok := strings.CutPrefix(name, "Benchmark")
+	if !ok {
+		return false
+	}
+	r, _ := utf8.DecodeRuneInString(rest)
+	return rest == "" || !unicode.IsLower(r)
 }
 
 // buildTest compiles the test binary of pkg into bin. A compile error is

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -210,4 +211,28 @@ func countPrefix(entries []os.DirEntry, prefix string) int {
 		}
 	}
 	return n
+}
+
+func TestHasBenchmarks(t *testing.T) {
+	for _, c := range []struct {
+		name, src string
+		want      bool
+	}{
+		{"benchmark", "package p\nimport \"testing\"\nfunc BenchmarkX(b *testing.B) {}\n", true},
+		{"bare name", "package p\nimport \"testing\"\nfunc Benchmark(b *testing.B) {}\n", true},
+		{"quoted in a string", "package p\nconst src = `\nfunc BenchmarkX(b *testing.B) {}\n`\n", false},
+		{"lower-case suffix is no benchmark", "package p\nimport \"testing\"\nfunc Benchmarking(b *testing.B) {}\n", false},
+		{"method", "package p\nimport \"testing\"\ntype T struct{}\nfunc (T) BenchmarkX(b *testing.B) {}\n", false},
+		{"syntax error is built to show it", "package p\nfunc BenchmarkX(\n", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "x_test.go"), []byte(c.src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if got := hasBenchmarks(dir); got != c.want {
+				t.Errorf("hasBenchmarks = %v, want %v", got, c.want)
+			}
+		})
+	}
 }
