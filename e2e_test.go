@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/natsbench/natsbench-action/internal/gittest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -112,28 +113,13 @@ func newFixture(t *testing.T) fixture {
 	// the runner take this package for one with benchmarks.
 	write("mod/bench_test.go", strings.ReplaceAll(fixtureBench, "BENCH_", "Benchmark"))
 	write("mod/sizes.go", "package fixture\n\nconst (\n\tslowN, slowBytes = 1000, 64\n\tfastN, fastBytes = 4000, 512\n)\n")
-	gitT(t, dir, "init", "-q", "-b", "main")
-	gitT(t, dir, "add", ".")
-	gitT(t, dir, "commit", "-q", "-m", "base")
-	base := gitT(t, dir, "rev-parse", "HEAD")
+	gittest.Must(t, dir, "init", "-q", "-b", "main")
+	gittest.Must(t, dir, "add", ".")
+	gittest.Must(t, dir, "commit", "-q", "-m", "base")
+	base := gittest.Must(t, dir, "rev-parse", "HEAD")
 	write("mod/sizes.go", "package fixture\n\nconst (\n\tslowN, slowBytes = 4000, 128\n\tfastN, fastBytes = 500, 64\n)\n")
-	gitT(t, dir, "commit", "-q", "-am", "head: Slower four times slower, Faster eight times faster")
-	return fixture{dir: dir, base: base, head: gitT(t, dir, "rev-parse", "HEAD")}
-}
-
-func gitT(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(),
-		"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1",
-		"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com",
-		"GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-	return strings.TrimSpace(string(out))
+	gittest.Must(t, dir, "commit", "-q", "-am", "head: Slower four times slower, Faster eight times faster")
+	return fixture{dir: dir, base: base, head: gittest.Must(t, dir, "rev-parse", "HEAD")}
 }
 
 // buildAction builds the binary with the Dockerfile's recipe.

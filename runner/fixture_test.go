@@ -1,11 +1,9 @@
 package runner
 
 import (
-	"bytes"
 	"context"
-	"fmt"
+	"github.com/natsbench/natsbench-action/internal/gittest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -235,7 +233,7 @@ func commitFiles(dir string, files map[string]string, msg string, init bool) (st
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return "", err
 		}
-		if _, err := runGit(dir, "init", "-q", "-b", "main"); err != nil {
+		if _, err := gittest.Git(dir, "init", "-q", "-b", "main"); err != nil {
 			return "", err
 		}
 	}
@@ -254,35 +252,19 @@ func commitFiles(dir string, files map[string]string, msg string, init bool) (st
 			return "", err
 		}
 	}
-	if _, err := runGit(dir, "add", "-A"); err != nil {
+	if _, err := gittest.Git(dir, "add", "-A"); err != nil {
 		return "", err
 	}
-	if _, err := runGit(dir, "commit", "-q", "-m", msg); err != nil {
+	if _, err := gittest.Git(dir, "commit", "-q", "-m", msg); err != nil {
 		return "", err
 	}
-	return runGit(dir, "rev-parse", "HEAD")
-}
-
-// runGit runs git with a fixed identity, independent of the user's config.
-func runGit(dir string, args ...string) (string, error) {
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(),
-		"GIT_AUTHOR_NAME=fixture", "GIT_AUTHOR_EMAIL=fixture@example.com",
-		"GIT_COMMITTER_NAME=fixture", "GIT_COMMITTER_EMAIL=fixture@example.com",
-		"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, errb.String())
-	}
-	return strings.TrimSpace(out.String()), nil
+	return gittest.Git(dir, "rev-parse", "HEAD")
 }
 
 // worktrees returns the number of worktrees of the repository in dir.
 func worktrees(t *testing.T, dir string) int {
 	t.Helper()
-	out, err := runGit(dir, "worktree", "list", "--porcelain")
+	out, err := gittest.Git(dir, "worktree", "list", "--porcelain")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/natsbench/natsbench-action/internal/gittest"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -258,10 +259,10 @@ func TestRunCancel(t *testing.T) {
 func TestRunShallowClone(t *testing.T) {
 	f := sharedFixture(t)
 	clone := filepath.Join(t.TempDir(), "clone")
-	if _, err := runGit(t.TempDir(), "clone", "-q", "--depth", "1", "file://"+f.dir, clone); err != nil {
+	if _, err := gittest.Git(t.TempDir(), "clone", "-q", "--depth", "1", "file://"+f.dir, clone); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := runGit(clone, "rev-parse", "--verify", "-q", f.baseSHA+"^{commit}"); err == nil {
+	if _, err := gittest.Git(clone, "rev-parse", "--verify", "-q", f.baseSHA+"^{commit}"); err == nil {
 		t.Fatal("the shallow clone has the baseline already: the test proves nothing")
 	}
 	res, err := Run(t.Context(), Config{
@@ -348,7 +349,7 @@ func TestRunForeignOwner(t *testing.T) {
 	}
 	f := sharedFixture(t)
 	clone := filepath.Join(t.TempDir(), "clone")
-	if _, err := runGit(t.TempDir(), "clone", "-q", f.dir, clone); err != nil {
+	if _, err := gittest.Git(t.TempDir(), "clone", "-q", f.dir, clone); err != nil {
 		t.Fatal(err)
 	}
 	err := filepath.Walk(clone, func(p string, _ os.FileInfo, err error) error {
@@ -360,7 +361,7 @@ func TestRunForeignOwner(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := runGit(clone, "status"); err == nil || !strings.Contains(err.Error(), "dubious ownership") {
+	if _, err := gittest.Git(clone, "status"); err == nil || !strings.Contains(err.Error(), "dubious ownership") {
 		t.Skipf("this git does not refuse a foreign repository (%v): nothing to test", err)
 	}
 	res, err := Run(t.Context(), Config{

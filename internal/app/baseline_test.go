@@ -2,8 +2,8 @@ package app
 
 import (
 	"context"
+	"github.com/natsbench/natsbench-action/internal/gittest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -60,35 +60,19 @@ func TestReadEvent(t *testing.T) {
 	})
 }
 
-// gitT runs git for a test, with a fixed identity and no user config.
-func gitT(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(),
-		"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1",
-		"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com",
-		"GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
 // commit writes name=data and commits it, returning the commit.
 func commit(t *testing.T, dir, name, data string) string {
 	t.Helper()
 	writeFile(t, filepath.Join(dir, name), data)
-	gitT(t, dir, "add", name)
-	gitT(t, dir, "commit", "-q", "-m", "change "+name)
-	return gitT(t, dir, "rev-parse", "HEAD")
+	gittest.Must(t, dir, "add", name)
+	gittest.Must(t, dir, "commit", "-q", "-m", "change "+name)
+	return gittest.Must(t, dir, "rev-parse", "HEAD")
 }
 
 func newRepo(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	gitT(t, dir, "init", "-q", "-b", "main")
+	gittest.Must(t, dir, "init", "-q", "-b", "main")
 	return dir
 }
 
@@ -99,13 +83,13 @@ func TestLatestRelease(t *testing.T) {
 	if got := latestRelease(ctx, dir); got != "" {
 		t.Errorf("no tags: latestRelease = %q, want none", got)
 	}
-	gitT(t, dir, "tag", "v1.0.0")
+	gittest.Must(t, dir, "tag", "v1.0.0")
 	commit(t, dir, "a", "2")
 	if got := latestRelease(ctx, dir); got != "v1.0.0" {
 		t.Errorf("latestRelease = %q, want v1.0.0", got)
 	}
 	commit(t, dir, "a", "3")
-	gitT(t, dir, "tag", "v1.1.0")
+	gittest.Must(t, dir, "tag", "v1.1.0")
 	// The head is the release itself: compare with the one before.
 	if got := latestRelease(ctx, dir); got != "v1.0.0" {
 		t.Errorf("head tagged v1.1.0: latestRelease = %q, want v1.0.0", got)
@@ -127,11 +111,11 @@ func TestLocalBaseline(t *testing.T) {
 	if got, err := localBaseline(ctx, up); err != nil || got != second {
 		t.Errorf("no remote, dirty: localBaseline = %q, %v; want HEAD %s", got, err, second)
 	}
-	gitT(t, up, "checkout", "-q", "--", "a")
+	gittest.Must(t, up, "checkout", "-q", "--", "a")
 
 	clone := filepath.Join(t.TempDir(), "clone")
-	gitT(t, up, "clone", "-q", up, clone)
-	gitT(t, clone, "checkout", "-q", "-b", "feature")
+	gittest.Must(t, up, "clone", "-q", up, clone)
+	gittest.Must(t, clone, "checkout", "-q", "-b", "feature")
 	commit(t, clone, "b", "1")
 	commit(t, clone, "b", "2")
 	if got, err := localBaseline(ctx, clone); err != nil || got != second {
@@ -147,7 +131,7 @@ func TestActionBaseline(t *testing.T) {
 	ctx := context.Background()
 	dir := newRepo(t)
 	commit(t, dir, "a", "1")
-	gitT(t, dir, "tag", "v0.1.0")
+	gittest.Must(t, dir, "tag", "v0.1.0")
 	commit(t, dir, "a", "2")
 	const sha = "5555555555555555555555555555555555555555"
 	for _, tc := range []struct {
