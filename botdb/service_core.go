@@ -104,8 +104,10 @@ func (s *Service) coreLoop() {
 // coreQ. Wait until the subscriptions have handed everything over, then
 // until the writer has committed that much.
 func (s *Service) waitCore(ctx context.Context) error {
-	target := s.received.Load()
-	for i := 0; i < 10000; i++ {
+	// Bounded by ctx, not by a count of tries: on a loaded machine the
+	// subscriptions' goroutines can take a while to run, and giving up
+	// early would answer with a view that misses the requester's events.
+	for i := 0; ; i++ {
 		var pending, delivered uint64
 		for _, sub := range s.subs {
 			p, _, _ := sub.Pending()
@@ -113,16 +115,19 @@ func (s *Service) waitCore(ctx context.Context) error {
 			pending += uint64(max(p, 0))
 			delivered += uint64(d)
 		}
-		target = s.received.Load()
+		target := s.received.Load()
 		if pending == 0 && delivered == target {
-			break
+			return s.waitApplied(ctx, target)
 		}
-		if ctx.Err() != nil {
-			break
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("waiting for queued events: %w", err)
 		}
-		runtime.Gosched()
+		if i < 100 {
+			runtime.Gosched()
+		} else {
+			time.Sleep(100 * time.Microsecond)
+		}
 	}
-	return s.waitApplied(ctx, target)
 }
 
 // drainCore stops the subscriptions after they hand over what they hold.
