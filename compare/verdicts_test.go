@@ -1,0 +1,245 @@
+package compare_test
+
+import (
+	"github.com/natsbench/natsbench-action/internal/gittest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/natsbench/natsbench-action/compare"
+	"github.com/natsbench/natsbench-action/runner"
+)
+
+// These tests run the whole pipeline a user runs, runner then compare, on
+// fixture modules made in the test, with the action's default count,
+// benchtime, alpha and threshold: the defaults must find the changes and
+// flag nothing else.
+
+// fixtureBase is the baseline module: one package of benchmarks whose cost
+// is a fixed amount of CPU work, so that a change in the amount of work is
+// a change of known size.
+const fixtureBase = `package work
+
+var sink uint64
+
+// spin does n steps of a dependent multiply-add chain: the same work every
+// time, which neither the compiler nor the CPU can skip.
+func spin(n int) {
+	x := uint64(1)
+	for i := 0; i < n; i++ {
+		x = x*6364136223846793005 + 1442695040888963407
+	}
+	sink += x
+}
+
+var buf []byte
+`
+
+const fixtureBench = `package work
+
+import "testing"
+
+func BenchmarkSlower(b *testing.B) {
+	for range b.N {
+		spin(SLOWER)
+	}
+}
+
+func BenchmarkFaster(b *testing.B) {
+	for range b.N {
+		spin(FASTER)
+	}
+}
+
+func BenchmarkAllocs(b *testing.B) {
+	b.ReportAllocs()
+	for range b.N {
+		spin(20000)
+		ALLOC
+	}
+}
+
+func BenchmarkSameA(b *testing.B) {
+	for range b.N {
+		spin(20000)
+	}
+}
+
+func BenchmarkSameB(b *testing.B) {
+	for range b.N {
+		spin(30000)
+	}
+}
+
+func BenchmarkBreaks(b *testing.B) {
+	BREAK
+	for range b.N {
+		spin(20000)
+	}
+}
+
+EXTRA
+`
+
+type fixtureSide struct {
+	slower, faster, alloc, brk, extra string
+}
+
+var (
+	baseSide = fixtureSide{
+		slower: "20000", faster: "20000",
+		alloc: "buf = make([]byte, 64)",
+		brk:   "",
+		extra: "func BenchmarkRemoved(b *testing.B) {\n\tfor range b.N {\n\t\tspin(20000)\n\t}\n}",
+	}
+	// headSide is 20% more work, 30% less work, an allocation more (and
+	// bigger), a benchmark that fails, one removed and one added.
+	headSide = fixtureSide{
+		slower: "24000", faster: "14000",
+		alloc: "buf = make([]byte, 64)\n\t\tbuf = make([]byte, 128)",
+		brk:   `b.Fatal("head broke this benchmark")`,
+		extra: "func BenchmarkAdded(b *testing.B) {\n\tfor range b.N {\n\t\tspin(20000)\n\t}\n}",
+	}
+)
+
+func (s fixtureSide) write(t *testing.T, dir string) {
+	t.Helper()
+	bench := strings.NewReplacer("SLOWER", s.slower, "FASTER", s.faster, "ALLOC", s.alloc, "BREAK", s.brk, "EXTRA", s.extra).Replace(fixtureBench)
+	files := map[string]string{
+		"go.mod":            "module example.com/verdicts\n\ngo 1.26\n",
+		"work/work.go":      fixtureBase,
+		"work/work_test.go": bench,
+	}
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// fixtureRepo makes a git repository whose first commit is base and whose
+// head is head; it returns the directory and the base commit.
+func fixtureRepo(t *testing.T, base, head fixtureSide) (dir, baseSHA string) {
+	t.Helper()
+	dir = t.TempDir()
+	gittest.Must(t, dir, "init", "-q", "-b", "main")
+	base.write(t, dir)
+	gittest.Must(t, dir, "add", "-A")
+	gittest.Must(t, dir, "commit", "-q", "-m", "base")
+	baseSHA = gittest.Must(t, dir, "rev-parse", "HEAD")
+	head.write(t, dir)
+	// An A/A head still needs a commit of its own.
+	if err := os.WriteFile(filepath.Join(dir, "NOTES"), []byte("head\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gittest.Must(t, dir, "add", "-A")
+	gittest.Must(t, dir, "commit", "-q", "-m", "head")
+	return dir, baseSHA
+}
+
+// runDefaults benchmarks the fixture with the action's defaults and
+// computes the report with compare's defaults.
+func runDefaults(t *testing.T, dir, baseline string) *compare.Report {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs real benchmarks for about ten seconds")
+	}
+	res, err := runner.Run(t.Context(), runner.Config{
+		Dir: dir, Baseline: baseline, OutputDir: t.TempDir(),
+		Count: runner.DefaultCount, Benchtime: runner.DefaultBenchtime,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failures, builds, hot := compare.FromRunner(res)
+	rep, err := compare.Compute(compare.Input{
+		Base: res.Base, Head: res.Head, Failures: failures, BuildErrors: builds, Hotspots: hot,
+		Options: compare.Options{Alpha: compare.DefaultAlpha, Threshold: compare.DefaultThreshold},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("rounds %d in %v\nbase:\n%s\nhead:\n%s", res.Rounds, res.Elapsed, res.Base, res.Head)
+	return rep
+}
+
+// verdicts maps "Name unit" (name without the -N suffix) to its verdict.
+func verdicts(rep *compare.Report) map[string]compare.Verdict {
+	m := map[string]compare.Verdict{}
+	for _, r := range rep.Benchmarks {
+		name := r.Name
+		if i := strings.LastIndex(name, "-"); i > 0 {
+			name = name[:i]
+		}
+		m[name+" "+r.Unit] = r.Verdict
+	}
+	return m
+}
+
+func TestVerdictsOnFixture(t *testing.T) {
+	dir, base := fixtureRepo(t, baseSide, headSide)
+	rep := runDefaults(t, dir, base)
+	got := verdicts(rep)
+	want := map[string]compare.Verdict{
+		"Slower sec/op":    compare.Regression,
+		"Faster sec/op":    compare.Improvement,
+		"Allocs allocs/op": compare.Regression,
+		"Allocs B/op":      compare.Regression,
+		"SameA sec/op":     compare.Unchanged,
+		"SameB sec/op":     compare.Unchanged,
+		"SameA allocs/op":  compare.Unchanged,
+		"Removed sec/op":   compare.Removed,
+		"Added sec/op":     compare.Added,
+		"Breaks":           compare.Failed, // a failure with no data on head
+	}
+	for k, v := range want {
+		g, ok := got[k]
+		if k == "Breaks" {
+			g, ok = failedRow(rep, "Breaks")
+		}
+		if !ok || g != v {
+			t.Errorf("%s: verdict %q, want %q", k, g, v)
+		}
+	}
+	if t.Failed() {
+		for _, r := range rep.Benchmarks {
+			t.Logf("%s %s %s delta %v p %v note %s", r.Name, r.Unit, r.Verdict, deref(r.DeltaPct), deref(r.PValue), r.Note)
+		}
+	}
+}
+
+// failedRow finds the verdict of any row of the named benchmark that failed.
+func failedRow(rep *compare.Report, name string) (compare.Verdict, bool) {
+	for _, r := range rep.Benchmarks {
+		if strings.HasPrefix(r.Name, name) && r.Verdict == compare.Failed {
+			return r.Verdict, true
+		}
+	}
+	return "", false
+}
+
+func TestAAFlagsNothing(t *testing.T) {
+	dir, base := fixtureRepo(t, baseSide, baseSide)
+	rep := runDefaults(t, dir, base)
+	for _, r := range rep.Benchmarks {
+		if r.Verdict != compare.Unchanged {
+			t.Errorf("A/A: %s %s is %s (delta %v, p %v, adjusted %v), want unchanged",
+				r.Name, r.Unit, r.Verdict, deref(r.DeltaPct), deref(r.PValue), deref(r.PAdjusted))
+		}
+	}
+	if len(rep.Benchmarks) == 0 {
+		t.Fatal("A/A: no rows")
+	}
+}
+
+func deref(p *float64) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
