@@ -15,6 +15,23 @@ import (
 // fixture modules made in the test, with the action's default count,
 // benchtime, alpha and threshold: the defaults must find the changes and
 // flag nothing else.
+//
+// Verdicts on timings hold only on a machine that is not busy with other
+// work: under `go test ./...` the other packages' tests share the two cores
+// and the fixture's samples vary by ±30% or more. So the timing rows are
+// asserted only with NATSBENCH_TIMING_TESTS=1, which .ci/run sets for a
+// step of its own, run alone; the exact rows (allocations, added, removed,
+// failed) are asserted always.
+
+// timingAsserted reports whether this run asserts verdicts on timings.
+func timingAsserted(t *testing.T) bool {
+	t.Helper()
+	if os.Getenv("NATSBENCH_TIMING_TESTS") == "1" {
+		return true
+	}
+	t.Log("timing verdicts logged, not asserted: set NATSBENCH_TIMING_TESTS=1 on an otherwise idle machine")
+	return false
+}
 
 // fixtureBase is the baseline module: one package of benchmarks whose cost
 // is a fixed amount of CPU work, so that a change in the amount of work is
@@ -184,6 +201,7 @@ func verdicts(rep *compare.Report) map[string]compare.Verdict {
 func TestVerdictsOnFixture(t *testing.T) {
 	dir, base := fixtureRepo(t, baseSide, headSide)
 	rep := runDefaults(t, dir, base)
+	timing := timingAsserted(t)
 	got := verdicts(rep)
 	want := map[string]compare.Verdict{
 		"Slower sec/op":    compare.Regression,
@@ -198,6 +216,9 @@ func TestVerdictsOnFixture(t *testing.T) {
 		"Breaks":           compare.Failed, // a failure with no data on head
 	}
 	for k, v := range want {
+		if strings.HasSuffix(k, " sec/op") && !timing {
+			continue
+		}
 		g, ok := got[k]
 		if k == "Breaks" {
 			g, ok = failedRow(rep, "Breaks")
@@ -206,7 +227,7 @@ func TestVerdictsOnFixture(t *testing.T) {
 			t.Errorf("%s: verdict %q, want %q", k, g, v)
 		}
 	}
-	if t.Failed() {
+	if t.Failed() || !timing {
 		for _, r := range rep.Benchmarks {
 			t.Logf("%s %s %s delta %v p %v note %s", r.Name, r.Unit, r.Verdict, deref(r.DeltaPct), deref(r.PValue), r.Note)
 		}
@@ -226,7 +247,12 @@ func failedRow(rep *compare.Report, name string) (compare.Verdict, bool) {
 func TestAAFlagsNothing(t *testing.T) {
 	dir, base := fixtureRepo(t, baseSide, baseSide)
 	rep := runDefaults(t, dir, base)
+	timing := timingAsserted(t)
 	for _, r := range rep.Benchmarks {
+		if r.Unit == "sec/op" && !timing {
+			t.Logf("A/A: %s %s is %s (delta %v)", r.Name, r.Unit, r.Verdict, deref(r.DeltaPct))
+			continue
+		}
 		if r.Verdict != compare.Unchanged {
 			t.Errorf("A/A: %s %s is %s (delta %v, p %v, adjusted %v), want unchanged",
 				r.Name, r.Unit, r.Verdict, deref(r.DeltaPct), deref(r.PValue), deref(r.PAdjusted))
