@@ -99,135 +99,122 @@ func (s *Service) queryCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(s.ctx, s.cfg.QueryWait)
 }
 
-func (s *Service) handleUserStats(req micro.Request) {
-	var q UserStatsRequest
+// answer runs one query: it parses the request into a Q, checks it
+// (check may be nil), waits for the read barrier, and replies with what
+// reply returns, or with the error of whichever step failed. A query that
+// is wrong fails before it waits.
+func answer[Q any](s *Service, req micro.Request, always bool, check func(*Q) error, reply func(context.Context, *Q) (any, error)) {
+	var q Q
 	if err := parseQuery(req.Data(), &q); err != nil {
 		s.respondError(req, badRequest(err))
 		return
 	}
-	if err := validateUsername("username", q.Username); err != nil {
-		s.respondError(req, err)
-		return
+	if check != nil {
+		if err := check(&q); err != nil {
+			s.respondError(req, err)
+			return
+		}
 	}
 	ctx, cancel := s.queryCtx()
 	defer cancel()
-	if err := s.readBarrier(ctx, req, true); err != nil {
+	if err := s.readBarrier(ctx, req, always); err != nil {
 		s.respondError(req, err)
 		return
 	}
-	st, found, err := s.db.UserStats(ctx, q.Username)
+	r, err := reply(ctx, &q)
 	if err != nil {
 		s.respondError(req, err)
 		return
 	}
-	r := UserStatsReply{Success: true, Found: found, Username: q.Username}
-	if found {
-		r.Username = st.Username
-		r.FirstSeen = unixOrZero(st.FirstSeen)
-		r.LastSeen = unixOrZero(st.LastSeen)
-		r.TotalChatLines = st.TotalChatLines
-		r.TotalTimeConnected = int64(st.TotalTimeConnected.Seconds())
-		if !st.CurrentSessionStart.IsZero() {
-			v := st.CurrentSessionStart.Unix()
-			r.CurrentSessionStart = &v
-		}
-	}
 	s.respond(req, r)
+}
+
+func (s *Service) handleUserStats(req micro.Request) {
+	check := func(q *UserStatsRequest) error { return validateUsername("username", q.Username) }
+	answer(s, req, true, check, func(ctx context.Context, q *UserStatsRequest) (any, error) {
+		st, found, err := s.db.UserStats(ctx, q.Username)
+		if err != nil {
+			return nil, err
+		}
+		r := UserStatsReply{Success: true, Found: found, Username: q.Username}
+		if found {
+			r.Username = st.Username
+			r.FirstSeen = unixOrZero(st.FirstSeen)
+			r.LastSeen = unixOrZero(st.LastSeen)
+			r.TotalChatLines = st.TotalChatLines
+			r.TotalTimeConnected = int64(st.TotalTimeConnected.Seconds())
+			if !st.CurrentSessionStart.IsZero() {
+				v := st.CurrentSessionStart.Unix()
+				r.CurrentSessionStart = &v
+			}
+		}
+		return r, nil
+	})
 }
 
 func (s *Service) handleChannelStats(req micro.Request) {
-	var q ChannelStatsRequest
-	if err := parseQuery(req.Data(), &q); err != nil {
-		s.respondError(req, badRequest(err))
-		return
+	var top int
+	check := func(q *ChannelStatsRequest) (err error) {
+		if top, err = limitValue("top_limit", q.TopLimit, maxTopChatters); err != nil {
+			return badRequest(err)
+		}
+		if top == 0 {
+			top = DefaultTopChatters
+		}
+		return nil
 	}
-	top, err := limitValue("top_limit", q.TopLimit, maxTopChatters)
-	if err != nil {
-		s.respondError(req, badRequest(err))
-		return
-	}
-	if top == 0 {
-		top = DefaultTopChatters
-	}
-	ctx, cancel := s.queryCtx()
-	defer cancel()
-	if err := s.readBarrier(ctx, req, true); err != nil {
-		s.respondError(req, err)
-		return
-	}
-	r := ChannelStatsReply{Success: true, TopChatters: []ChatterReply{}}
-	hw, err := s.db.HighWaterMark(ctx)
-	if err != nil {
-		s.respondError(req, err)
-		return
-	}
-	r.HighWaterMark = HighWaterReply{Users: hw.Users, Timestamp: unixOrZero(hw.Time)}
-	if hw, err = s.db.HighWaterMarkConnected(ctx); err != nil {
-		s.respondError(req, err)
-		return
-	}
-	r.HighWaterConnected = HighWaterReply{Users: hw.Users, Timestamp: unixOrZero(hw.Time)}
-	chatters, err := s.db.TopChatters(ctx, top)
-	if err != nil {
-		s.respondError(req, err)
-		return
-	}
-	for _, c := range chatters {
-		r.TopChatters = append(r.TopChatters, ChatterReply{Username: c.Username, ChatLines: c.ChatLines})
-	}
-	if r.TotalUsersSeen, err = s.db.TotalUsersSeen(ctx); err != nil {
-		s.respondError(req, err)
-		return
-	}
-	s.respond(req, r)
+	answer(s, req, true, check, func(ctx context.Context, _ *ChannelStatsRequest) (any, error) {
+		r := ChannelStatsReply{Success: true, TopChatters: []ChatterReply{}}
+		hw, err := s.db.HighWaterMark(ctx)
+		if err != nil {
+			return nil, err
+		}
+		r.HighWaterMark = HighWaterReply{Users: hw.Users, Timestamp: unixOrZero(hw.Time)}
+		if hw, err = s.db.HighWaterMarkConnected(ctx); err != nil {
+			return nil, err
+		}
+		r.HighWaterConnected = HighWaterReply{Users: hw.Users, Timestamp: unixOrZero(hw.Time)}
+		chatters, err := s.db.TopChatters(ctx, top)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range chatters {
+			r.TopChatters = append(r.TopChatters, ChatterReply{Username: c.Username, ChatLines: c.ChatLines})
+		}
+		if r.TotalUsersSeen, err = s.db.TotalUsersSeen(ctx); err != nil {
+			return nil, err
+		}
+		return r, nil
+	})
 }
 
 func (s *Service) handleRecentChat(req micro.Request) {
-	var q RecentChatRequest
-	if err := parseQuery(req.Data(), &q); err != nil {
-		s.respondError(req, badRequest(err))
-		return
+	var limit, offset int
+	check := func(q *RecentChatRequest) (err error) {
+		if limit, err = limitValue("limit", q.Limit, 0); err != nil {
+			return badRequest(err)
+		}
+		if offset, err = limitValue("offset", q.Offset, 0); err != nil {
+			return badRequest(err)
+		}
+		return nil
 	}
-	limit, err := limitValue("limit", q.Limit, 0)
-	if err != nil {
-		s.respondError(req, badRequest(err))
-		return
-	}
-	offset, err := limitValue("offset", q.Offset, 0)
-	if err != nil {
-		s.respondError(req, badRequest(err))
-		return
-	}
-	ctx, cancel := s.queryCtx()
-	defer cancel()
-	if err := s.readBarrier(ctx, req, true); err != nil {
-		s.respondError(req, err)
-		return
-	}
-	msgs, err := s.db.RecentMessages(ctx, limit, offset)
-	if err != nil {
-		s.respondError(req, err)
-		return
-	}
-	r := RecentChatReply{Success: true, Messages: make([]MessageReply, 0, len(msgs))}
-	for _, m := range msgs {
-		r.Messages = append(r.Messages, MessageReply{ID: m.ID, Timestamp: unixOrZero(m.Timestamp), Username: m.Username, Message: m.Message})
-	}
-	s.respond(req, r)
+	answer(s, req, true, check, func(ctx context.Context, _ *RecentChatRequest) (any, error) {
+		msgs, err := s.db.RecentMessages(ctx, limit, offset)
+		if err != nil {
+			return nil, err
+		}
+		r := RecentChatReply{Success: true, Messages: make([]MessageReply, 0, len(msgs))}
+		for _, m := range msgs {
+			r.Messages = append(r.Messages, MessageReply{ID: m.ID, Timestamp: unixOrZero(m.Timestamp), Username: m.Username, Message: m.Message})
+		}
+		return r, nil
+	})
 }
 
+// handleHealth answers at once unless the client asked for its writes.
 func (s *Service) handleHealth(req micro.Request) {
-	var q struct{}
-	if err := parseQuery(req.Data(), &q); err != nil {
-		s.respondError(req, badRequest(err))
-		return
-	}
-	ctx, cancel := s.queryCtx()
-	defer cancel()
-	// Health answers at once unless the client asked for its writes.
-	if err := s.readBarrier(ctx, req, false); err != nil {
-		s.respondError(req, err)
-		return
-	}
-	s.respond(req, HealthReply{Success: true, Health: s.Health()})
+	answer(s, req, false, nil, func(context.Context, *struct{}) (any, error) {
+		return HealthReply{Success: true, Health: s.Health()}, nil
+	})
 }
