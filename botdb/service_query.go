@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strconv"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 )
 
@@ -55,9 +56,50 @@ func (s *Service) waiting(h micro.HandlerFunc, always bool) micro.HandlerFunc {
 		go func() {
 			defer s.handlers.Done()
 			defer func() { <-s.waiters }()
-			h(req)
+			h(detached{Request: req, nc: s.nc})
 		}()
 	}
+}
+
+// detached answers a request after micro's handler has returned. micro
+// then reads the request's error field for its stats, so a reply from
+// another goroutine must not go through micro's request (a data race that
+// -race caught); detached publishes the same messages itself. micro's
+// stats do not count the errors of these late replies.
+type detached struct {
+	micro.Request
+	nc *nats.Conn
+}
+
+func (d detached) Respond(data []byte, opts ...micro.RespondOpt) error {
+	return d.publish(&nats.Msg{Data: data}, opts)
+}
+
+func (d detached) RespondJSON(v any, opts ...micro.RespondOpt) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return micro.ErrMarshalResponse
+	}
+	return d.Respond(data, opts...)
+}
+
+func (d detached) Error(code, description string, data []byte, opts ...micro.RespondOpt) error {
+	if code == "" || description == "" {
+		return errors.New("error reply needs a code and a description")
+	}
+	h := nats.Header{micro.ErrorHeader: {description}, micro.ErrorCodeHeader: {code}}
+	return d.publish(&nats.Msg{Header: h, Data: data}, opts)
+}
+
+func (d detached) publish(m *nats.Msg, opts []micro.RespondOpt) error {
+	if d.Reply() == "" {
+		return nats.ErrMsgNoReply
+	}
+	m.Subject = d.Reply()
+	for _, o := range opts {
+		o(m)
+	}
+	return d.nc.PublishMsg(m)
 }
 
 // barrierMet reports whether req's read barrier is known to be met without

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -646,5 +647,44 @@ func TestLingerIsADeadline(t *testing.T) {
 	waitFor(t, 10*time.Second, "40 events applied", func() bool { return e.svc.Health().EventsApplied == 40 })
 	if h := e.svc.Health(); h.Batches < 3 {
 		t.Errorf("%d commits for events over 200ms with a 30ms linger, want one every ~30ms", h.Batches)
+	}
+}
+
+// TestQueriesWaitingOffTheirEndpoint: queries whose read barrier is not yet
+// met are answered from a goroutine of their own; their replies, good and
+// bad, must be the same as on the endpoint's goroutine (under -race this
+// also checks that they do not touch micro's request after its handler
+// returned).
+func TestQueriesWaitingOffTheirEndpoint(t *testing.T) {
+	e := newEnv(t, ServiceConfig{})
+	ctx := testCtx(t)
+	const lines = 20000
+	for i := range lines {
+		mustPublish(t, e.client, Event{Kind: EventChatMessage, Username: "bob", Message: fmt.Sprintf("line %d", i)})
+	}
+	seq, err := e.client.Sync(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ask := func(body string) *nats.Msg {
+		t.Helper()
+		m := nats.NewMsg(e.client.Subjects().UserStats)
+		m.Header.Set(MinSeqHeader, strconv.FormatUint(seq, 10))
+		m.Data = []byte(body)
+		reply, err := e.nc.RequestMsgWithContext(ctx, m)
+		if err != nil {
+			t.Fatalf("user_stats %s: %v", body, err)
+		}
+		return reply
+	}
+	bad := ask(`{"username": ""}`)
+	good := ask(`{"username": "bob"}`)
+
+	if bad.Header.Get(micro.ErrorCodeHeader) != "400" || !strings.Contains(string(bad.Data), `"success":false`) {
+		t.Errorf("bad query: headers %v, body %s; want a 400 and success false", bad.Header, bad.Data)
+	}
+	var st UserStatsReply
+	if err := json.Unmarshal(good.Data, &st); err != nil || !st.Success || st.TotalChatLines != lines {
+		t.Errorf("good query: %s (%v); want %d lines", good.Data, err, lines)
 	}
 }
