@@ -241,7 +241,7 @@ func Compute(in Input) (*Report, error) {
 		Base:        in.BaseRef,
 		Head:        in.HeadRef,
 		Config:      in.Config,
-		Environment: mergeEnv(head.env, base.env),
+		Environment: mergeEnv(mergeEnv(head.env, base.env), processEnv()),
 		Hotspots:    append([]Hotspot{}, in.Hotspots...),
 		Failures:    in.Failures,
 		BuildErrors: in.BuildErrors,
@@ -396,6 +396,7 @@ func constant(v []float64) bool {
 	return len(v) > 0
 }
 
+// mergeEnv fills in what primary leaves empty from secondary.
 func mergeEnv(primary, secondary Environment) Environment {
 	e := primary
 	if e.GOOS == "" {
@@ -413,21 +414,14 @@ func mergeEnv(primary, secondary Environment) Environment {
 	if e.GOMAXPROCS == 0 {
 		e.GOMAXPROCS = secondary.GOMAXPROCS
 	}
-	// What the files don't say, the running process does: compare runs
-	// on the machine that ran the benchmarks in the action and locally.
-	if e.GOOS == "" {
-		e.GOOS = runtime.GOOS
-	}
-	if e.GOARCH == "" {
-		e.GOARCH = runtime.GOARCH
-	}
-	if e.GoVersion == "" {
-		e.GoVersion = runtime.Version()
-	}
-	if e.GOMAXPROCS == 0 {
-		e.GOMAXPROCS = runtime.GOMAXPROCS(0)
-	}
 	return e
+}
+
+// processEnv describes the running process. What the benchmark files don't
+// say, it does: compare runs on the machine that ran the benchmarks, in the
+// action and locally. It cannot name the CPU.
+func processEnv() Environment {
+	return Environment{GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, GoVersion: runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0)}
 }
 
 func orDefault(s, def string) string {
