@@ -130,13 +130,17 @@ func mustPublish(tb testing.TB, c *Client, e Event) {
 	}
 }
 
+// serviceModes are the two ways the service takes events; tests that hold
+// for both run once in each.
+var serviceModes = []struct {
+	name string
+	noJS bool
+}{{"jetstream", false}, {"core", true}}
+
 // TestQueryUserStatsViaNATS is the original bot's stalled test: many chat
 // lines published, then user_stats over NATS returns the full count.
 func TestQueryUserStatsViaNATS(t *testing.T) {
-	for _, mode := range []struct {
-		name string
-		noJS bool
-	}{{"jetstream", false}, {"core", true}} {
+	for _, mode := range serviceModes {
 		t.Run(mode.name, func(t *testing.T) {
 			e := newEnv(t, ServiceConfig{NoJetStream: mode.noJS})
 			ctx := testCtx(t)
@@ -314,10 +318,7 @@ func TestEventSubjects(t *testing.T) {
 // TestBadEvents: every bad payload is rejected, counted, logged once, acked,
 // and nothing stops the service.
 func TestBadEvents(t *testing.T) {
-	for _, mode := range []struct {
-		name string
-		noJS bool
-	}{{"jetstream", false}, {"core", true}} {
+	for _, mode := range serviceModes {
 		t.Run(mode.name, func(t *testing.T) {
 			e := newEnv(t, ServiceConfig{NoJetStream: mode.noJS})
 			ctx := testCtx(t)
