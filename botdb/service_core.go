@@ -52,9 +52,11 @@ func (s *Service) onCoreMsg(m *nats.Msg) {
 }
 
 // coreLoop commits whatever the subscriptions queued, one transaction per
-// round (at most MaxBatch events each).
+// round (at most MaxBatch events each). Lingering, it waits a linger after
+// a round's first event before committing, to commit more at once.
 func (s *Service) coreLoop() {
 	defer close(s.done)
+	g := newGroupCommit(s)
 	var processed uint64
 	for {
 		stop := false
@@ -63,12 +65,10 @@ func (s *Service) coreLoop() {
 		case <-s.stop:
 			stop = true
 		}
-		if !stop && s.cfg.Linger > 0 {
-			select {
-			case <-time.After(s.cfg.Linger):
-			case <-s.stop:
-			}
+		if !stop && g.lingering {
+			g.wait(s.linger)
 		}
+		got := 0
 		for {
 			s.coreMu.Lock()
 			n := min(len(s.coreQ), s.cfg.MaxBatch)
@@ -90,10 +90,19 @@ func (s *Service) coreLoop() {
 				return
 			}
 			processed += uint64(n)
+			got += n
 			s.committed(processed, applied)
+			if !g.lingering {
+				g.committed(n)
+			}
 		}
 		if stop {
 			return
+		}
+		if g.lingering {
+			g.round(got, got >= s.cfg.MaxBatch)
+		} else {
+			g.start()
 		}
 	}
 }
@@ -117,7 +126,7 @@ func (s *Service) waitCore(ctx context.Context) error {
 		}
 		target := s.received.Load()
 		if pending == 0 && delivered == target {
-			return s.waitApplied(ctx, target)
+			return s.WaitApplied(ctx, target)
 		}
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("waiting for queued events: %w", err)

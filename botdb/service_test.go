@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
 )
 
@@ -610,27 +611,123 @@ func TestStreamOfAnotherPrefix(t *testing.T) {
 	}
 }
 
-// TestLingerGroupsEvents: with a linger, events trickling in are committed
-// together, and queries still see them all.
-func TestLingerGroupsEvents(t *testing.T) {
-	for _, noJS := range []bool{false, true} {
-		t.Run(fmt.Sprintf("nojetstream=%v", noJS), func(t *testing.T) {
-			e := newEnv(t, ServiceConfig{NoJetStream: noJS, Linger: 20 * time.Millisecond, MaxBatch: 50})
-			ctx := testCtx(t)
-			for i := range 120 {
-				mustPublish(t, e.client, Event{Kind: EventChatMessage, Username: "slow", Message: fmt.Sprint(i)})
-			}
-			st, err := e.client.UserStats(ctx, "slow")
-			if err != nil || st.TotalChatLines != 120 {
-				t.Fatalf("user_stats = %+v, %v; want 120 lines", st, err)
+// trickle publishes n chat lines for user, gap apart, each flushed so
+// that they reach the server one by one.
+func trickle(tb testing.TB, e *env, user string, n int, gap time.Duration) {
+	tb.Helper()
+	for i := range n {
+		mustPublish(tb, e.client, Event{Kind: EventChatMessage, Username: user, Message: fmt.Sprint(i)})
+		if err := e.nc.Flush(); err != nil {
+			tb.Fatal(err)
+		}
+		time.Sleep(gap)
+	}
+}
+
+// TestLingerGroupsATrickle: events coming one by one, closer together than
+// the linger, are committed several at a time, and queries see them all.
+func TestLingerGroupsATrickle(t *testing.T) {
+	for _, m := range serviceModes {
+		t.Run(m.name, func(t *testing.T) {
+			e := newEnv(t, ServiceConfig{NoJetStream: m.noJS, Linger: 50 * time.Millisecond})
+			trickle(t, e, "slow", 100, 5*time.Millisecond)
+			st, err := e.client.UserStats(testCtx(t), "slow")
+			if err != nil || st.TotalChatLines != 100 {
+				t.Fatalf("user_stats = %+v, %v; want 100 lines", st, err)
 			}
 			// Loose on purpose (a loaded machine spreads the publishes):
-			// some grouping must have happened.
-			if h := e.svc.Health(); h.Batches >= 60 {
-				t.Errorf("%d commits for 120 events with a 20ms linger, want far fewer", h.Batches)
+			// one by one would be about 100 commits.
+			if h := e.svc.Health(); h.Batches > 50 {
+				t.Errorf("%d commits for 100 events 5ms apart with a 50ms linger, want far fewer", h.Batches)
 			}
 		})
 	}
+}
+
+// TestLingerNeverDelaysAReader: with a linger far longer than the test, a
+// reader waiting for its own events (a query with read-your-writes, or
+// WaitApplied) still gets them at once: lingering only delays events that
+// nobody waits for.
+func TestLingerNeverDelaysAReader(t *testing.T) {
+	for _, m := range serviceModes {
+		t.Run(m.name, func(t *testing.T) {
+			e := newEnv(t, ServiceConfig{NoJetStream: m.noJS, Linger: time.Hour})
+			ctx := testCtx(t) // 30s: one linger would fail the test
+			trickle(t, e, "held", 30, 2*time.Millisecond)
+			for i := range 10 {
+				mustPublish(t, e.client, Event{Kind: EventChatMessage, Username: "held", Message: "asked"})
+				st, err := e.client.UserStats(ctx, "held")
+				if err != nil || st.TotalChatLines != int64(31+i) {
+					t.Fatalf("user_stats after event %d = %+v, %v; want %d lines", 31+i, st, err, 31+i)
+				}
+			}
+			trickle(t, e, "waited", 10, 2*time.Millisecond)
+			if err := e.svc.WaitApplied(ctx, 50); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestStopCommitsWhatALingerHolds: Stop does not wait for a linger, and
+// commits the events it held.
+func TestStopCommitsWhatALingerHolds(t *testing.T) {
+	for _, m := range serviceModes {
+		t.Run(m.name, func(t *testing.T) {
+			e := newEnv(t, ServiceConfig{NoJetStream: m.noJS, Linger: time.Hour})
+			trickle(t, e, "held", 30, 2*time.Millisecond)
+			if !m.noJS {
+				waitFor(t, 10*time.Second, "30 events in the stream", func() bool { return streamLastSeq(t, e) >= 30 })
+			} else {
+				waitFor(t, 10*time.Second, "30 events received", func() bool { return e.svc.received.Load() >= 30 })
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := e.svc.Stop(ctx); err != nil {
+				t.Fatal(err)
+			}
+			st, _, err := e.db.UserStats(ctx, "held")
+			if err != nil || st.TotalChatLines != 30 {
+				t.Errorf("after Stop: %+v, %v; want 30 lines", st, err)
+			}
+		})
+	}
+}
+
+// TestLostConsumerIsCreatedAgain: the consumer's state lives in the
+// server's memory, so a server restart loses it; the service creates it
+// again and goes on from its cursor, exactly once.
+func TestLostConsumerIsCreatedAgain(t *testing.T) {
+	e := newEnv(t, ServiceConfig{})
+	ctx := testCtx(t)
+	trickle(t, e, "lost", 20, 0)
+	if st, err := e.client.UserStats(ctx, "lost"); err != nil || st.TotalChatLines != 20 {
+		t.Fatalf("user_stats = %+v, %v; want 20 lines", st, err)
+	}
+	js, err := jetstream.New(e.nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := js.DeleteConsumer(ctx, DefaultStream, DefaultDurable); err != nil {
+		t.Fatal(err)
+	}
+	trickle(t, e, "lost", 30, time.Millisecond)
+	if st, err := e.client.UserStats(ctx, "lost"); err != nil || st.TotalChatLines != 50 {
+		t.Fatalf("user_stats after the consumer was lost = %+v, %v; want 50 lines", st, err)
+	}
+	if n := e.logs.count("creating it again"); n == 0 {
+		t.Error("no log of the consumer being created again")
+	}
+}
+
+// streamLastSeq reads the event stream's last sequence.
+func streamLastSeq(tb testing.TB, e *env) uint64 {
+	tb.Helper()
+	seq, err := e.svc.streamLastSeq(testCtx(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return seq
 }
 
 // TestLingerIsADeadline: events trickling in faster than the linger still

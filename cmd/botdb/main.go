@@ -74,7 +74,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.Stream, "stream", botdb.DefaultStream, "JetStream stream `name` (one per prefix on a shared server)")
 	fs.BoolVar(&c.JetStream, "jetstream", true, "capture events in a JetStream stream (false: plain subscriptions, events published while botdb is down are lost)")
 	fs.BoolVar(&c.Durable, "durable", false, "survive power loss: fsync every event (embedded JetStream sync_interval always, SQLite synchronous=FULL); slower")
-	fs.DurationVar(&c.Linger, "linger", 0, "group events arriving one by one: commit at most this `duration` after the first (fewer transactions, less CPU, more latency)")
+	fs.DurationVar(&c.Linger, "linger", botdb.DefaultLinger, "group commit: events coming one by one wait at most this `duration` to be committed together (less CPU at steady low rates); 0 commits each at once")
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -183,7 +183,7 @@ func run(ctx context.Context, args []string, _ func(string) string, _, stderr io
 		Prefix:      cfg.Prefix,
 		Stream:      cfg.Stream,
 		NoJetStream: !cfg.JetStream,
-		Linger:      cfg.Linger,
+		Linger:      lingerConfig(cfg.Linger),
 		Logger:      log,
 	})
 	if errors.Is(err, botdb.ErrNoJetStream) {
@@ -225,4 +225,13 @@ func drain(ctx context.Context, nc *nats.Conn) error {
 		}
 	}
 	return nil
+}
+
+// lingerConfig maps the -linger flag, where 0 turns lingering off, to
+// ServiceConfig.Linger, where 0 is the default and negative is off.
+func lingerConfig(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
