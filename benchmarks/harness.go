@@ -40,7 +40,7 @@ type Env struct {
 	Conn   *nats.Conn
 	Client *botdb.Client
 
-	// running is Service for other goroutines (Watcher, Applied).
+	// running is Service for other goroutines (WaitApplied, Applied).
 	running atomic.Pointer[botdb.Service]
 
 	cfg     botdb.ServiceConfig
@@ -187,14 +187,40 @@ func (e *Env) Applied() uint64 {
 	return svc.Health().LastSequence
 }
 
+// Commits returns how many transactions the running service has committed
+// (0 while it is stopped): with events, the number of events per commit.
+func (e *Env) Commits() int64 {
+	svc := e.running.Load()
+	if svc == nil {
+		return 0
+	}
+	return svc.Health().Batches
+}
+
 // WaitApplied waits until the service has committed every event up to
-// stream sequence seq, polling its counters between short sleeps: cheap in
-// CPU, so CPU and throughput benchmarks use it; latency benchmarks use a
-// Watcher. When the service stops making progress it asks the stream why
-// (see checkLost), and gives up after stallTimeout.
+// stream sequence seq, also across a restart of the service. It waits on
+// the service's own WaitApplied, the read barrier of queries: woken by the
+// commit itself, cheap in CPU, and, like a query, it ends a group commit's
+// linger (a waiting reader never waits for one). When the service stops
+// making progress it asks the stream why (see checkLost), and gives up
+// after stallTimeout.
 func (e *Env) WaitApplied(ctx context.Context, seq uint64) error {
 	last, lastChange, lastCheck := e.Applied(), time.Now(), time.Now()
 	for {
+		if svc := e.running.Load(); svc != nil {
+			wctx, cancel := context.WithTimeout(ctx, time.Second)
+			err := svc.WaitApplied(wctx, seq)
+			cancel()
+			if err == nil {
+				return nil
+			}
+			if wctx.Err() == nil {
+				// Stopped: wait for the restart without spinning.
+				sleepCtx(ctx, time.Millisecond)
+			}
+		} else {
+			sleepCtx(ctx, time.Millisecond)
+		}
 		cur := e.Applied()
 		if cur >= seq {
 			return nil
@@ -215,7 +241,15 @@ func (e *Env) WaitApplied(ctx context.Context, seq uint64) error {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("waiting for event %d (applied %d): %w", seq, cur, err)
 		}
-		time.Sleep(100 * time.Microsecond)
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
 	}
 }
 
@@ -384,112 +418,6 @@ func (e *Env) Sync(ctx context.Context) error {
 	}
 	e.seq = seq
 	return nil
-}
-
-// Watcher tells waiting goroutines when events are committed, without
-// polling in a tight loop. It wakes on the service's acknowledgements: the
-// service acks each batch right after its commit, and a plain subscription
-// on the ack subjects sees those acks like the JetStream server does. On
-// each ack it reads the committed sequence from the service in process; a
-// slow poll covers the case where acks stop matching. Spinning instead
-// (runtime.Gosched in a loop) measured 15 ms single-event latencies here:
-// the spinner holds one of the two processors while the commit's cgo call
-// holds the other.
-type Watcher struct {
-	env  *Env
-	nc   *nats.Conn
-	stop chan struct{}
-	done chan struct{}
-
-	mu      sync.Mutex
-	applied uint64
-	changed chan struct{} // closed and replaced when applied grows
-}
-
-// watchPoll is the Watcher's fallback poll interval.
-const watchPoll = 2 * time.Millisecond
-
-// Watch starts a Watcher on e's service (across restarts); Stop ends it.
-func (e *Env) Watch() (*Watcher, error) {
-	nc, err := connect(e.Server, "bench-watcher")
-	if err != nil {
-		return nil, err
-	}
-	w := &Watcher{env: e, nc: nc, stop: make(chan struct{}), done: make(chan struct{}), changed: make(chan struct{})}
-	if _, err := nc.Subscribe("$JS.ACK.>", func(*nats.Msg) { w.poll() }); err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("watching acks: %w", err)
-	}
-	if err := nc.Flush(); err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("watching acks: %w", err)
-	}
-	w.poll()
-	go w.run()
-	return w, nil
-}
-
-// poll reads the committed sequence and wakes waiters when it grew.
-func (w *Watcher) poll() {
-	cur := w.env.Applied()
-	w.mu.Lock()
-	if cur > w.applied {
-		w.applied = cur
-		close(w.changed)
-		w.changed = make(chan struct{})
-	}
-	w.mu.Unlock()
-}
-
-func (w *Watcher) run() {
-	defer close(w.done)
-	t := time.NewTicker(watchPoll)
-	defer t.Stop()
-	for {
-		select {
-		case <-w.stop:
-			return
-		case <-t.C:
-			w.poll()
-		}
-	}
-}
-
-// Wait blocks until the service has committed stream sequence seq.
-func (w *Watcher) Wait(ctx context.Context, seq uint64) error {
-	var stall *time.Timer
-	for {
-		w.mu.Lock()
-		cur, ch := w.applied, w.changed
-		w.mu.Unlock()
-		if cur >= seq {
-			if stall != nil {
-				stall.Stop()
-			}
-			return nil
-		}
-		if stall == nil {
-			stall = time.NewTimer(stallTimeout)
-		}
-		select {
-		case <-ch:
-			stall.Reset(stallTimeout)
-		case <-stall.C:
-			return fmt.Errorf("waiting for event %d: service stalled at %d for %v", seq, cur, stallTimeout)
-		case <-ctx.Done():
-			stall.Stop()
-			return fmt.Errorf("waiting for event %d (applied %d): %w", seq, cur, ctx.Err())
-		case <-w.done:
-			return fmt.Errorf("waiting for event %d (applied %d): watcher stopped", seq, cur)
-		}
-	}
-}
-
-// Stop ends the watcher and closes its connection.
-func (w *Watcher) Stop() {
-	close(w.stop)
-	<-w.done
-	w.nc.Close()
 }
 
 // Flush waits until the server has read everything published on Conn.

@@ -94,7 +94,7 @@ func TestGrowthPer1k(t *testing.T) {
 }
 
 // TestEnvStoresEveryEventAcrossARestart drives the harness as the
-// benchmarks do: publish, wait through a Watcher and by polling, stop the
+// benchmarks do: publish, wait for each event, stop the
 // service, publish during the downtime, restart, and count in the store.
 func TestEnvStoresEveryEventAcrossARestart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -105,11 +105,6 @@ func TestEnvStoresEveryEventAcrossARestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := env.Watch()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
 	for i := range 20 {
 		seq, err := env.Publish(ctx, ChatEvent(user, i))
 		if err != nil {
@@ -118,7 +113,7 @@ func TestEnvStoresEveryEventAcrossARestart(t *testing.T) {
 		if seq != uint64(i+1) {
 			t.Fatalf("event %d got stream sequence %d, want %d", i, seq, i+1)
 		}
-		if err := w.Wait(ctx, seq); err != nil {
+		if err := env.WaitApplied(ctx, seq); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -161,7 +156,7 @@ func TestEnvStoresEveryEventAcrossARestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Wait(ctx, seq); err != nil {
+	if err := env.WaitApplied(ctx, seq); err != nil {
 		t.Fatal(err)
 	}
 	if lines, err := ChatLines(ctx, env.DB, user); err != nil || lines != 51 {
@@ -169,17 +164,12 @@ func TestEnvStoresEveryEventAcrossARestart(t *testing.T) {
 	}
 }
 
-// TestWatcherWakesConcurrentWaiters has several publishers wait on one
-// Watcher at once, as BenchmarkConcurrentLatency does (run it with -race).
-func TestWatcherWakesConcurrentWaiters(t *testing.T) {
+// TestWaitAppliedWakesConcurrentWaiters has several publishers wait at
+// once, as BenchmarkConcurrentLatency does (run it with -race).
+func TestWaitAppliedWakesConcurrentWaiters(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	env := NewEnv(t, botdb.ServiceConfig{})
-	w, err := env.Watch()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Stop()
 	const publishers, each = 5, 20
 	users := make([]string, publishers)
 	for i := range users {
@@ -191,7 +181,7 @@ func TestWatcherWakesConcurrentWaiters(t *testing.T) {
 			for i := range each {
 				seq, err := env.Publish(ctx, ChatEvent(users[p], i))
 				if err == nil {
-					err = w.Wait(ctx, seq)
+					err = env.WaitApplied(ctx, seq)
 				}
 				if err == nil && env.Applied() < seq {
 					err = fmt.Errorf("woken for event %d with only %d applied", seq, env.Applied())

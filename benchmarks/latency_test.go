@@ -22,11 +22,6 @@ func BenchmarkSingleEventLatency(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	w, err := env.Watch()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer w.Stop()
 	lats := make([]time.Duration, 0, 4096)
 	for b.Loop() {
 		start := time.Now()
@@ -34,7 +29,7 @@ func BenchmarkSingleEventLatency(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := w.Wait(ctx, seq); err != nil {
+		if err := env.WaitApplied(ctx, seq); err != nil {
 			b.Fatal(err)
 		}
 		lats = append(lats, time.Since(start))
@@ -120,11 +115,6 @@ func BenchmarkConcurrentLatency(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		w, err := env.Watch()
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer w.Stop()
 
 		var next atomic.Int64
 		lats := make([][]time.Duration, concurrentPublishers)
@@ -140,7 +130,7 @@ func BenchmarkConcurrentLatency(b *testing.B) {
 					t0 := time.Now()
 					seq, err := env.Publish(ctx, ChatEvent(users[p], i))
 					if err == nil {
-						err = w.Wait(ctx, seq)
+						err = env.WaitApplied(ctx, seq)
 					}
 					if err != nil {
 						errs[p] = err

@@ -27,13 +27,8 @@ func BenchmarkServiceRestart(b *testing.B) {
 	ctx := b.Context()
 	env := NewEnv(b, botdb.ServiceConfig{})
 	warmUp(b, env, env.NewUser("restart_warm"), 10)
-	// The watcher outlives the restarts: it wakes on the first ack of the
-	// new instance, which comes right after its first commit.
-	w, err := env.Watch()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer w.Stop()
+	// WaitApplied follows the restarts: it waits on the new instance's
+	// first commit.
 	var (
 		restarts, stops   []time.Duration
 		published, stored int64
@@ -67,7 +62,7 @@ func BenchmarkServiceRestart(b *testing.B) {
 		if err := env.StartService(ctx); err != nil {
 			b.Fatal(err)
 		}
-		if err := w.Wait(ctx, before+1); err != nil {
+		if err := env.WaitApplied(ctx, before+1); err != nil {
 			b.Fatal(err)
 		}
 		restarts = append(restarts, time.Since(start))
