@@ -97,9 +97,10 @@ func (s *Service) consumeLoop() {
 		if c.group.lingering && !s.needReset {
 			continue // what is pending joins the first round
 		}
-		// One or two events: commit them first, so that the next pull
-		// request follows the group commit's decision.
-		if len(c.pending) <= 2 && !c.more && !c.flush() {
+		// One or two events nobody waits for (a trickle may be starting):
+		// commit them first, so that the next pull request follows the
+		// group commit's decision.
+		if c.trickling() && !c.flush() {
 			return
 		}
 		// The batch is complete: ask for the next one before the last
@@ -132,11 +133,18 @@ type pull struct {
 	batch jetstream.MessageBatch
 }
 
+// trickling says whether what is pending may be part of a trickle: one or
+// two events, none known to follow, and no reader waiting for them (a
+// writer that waits for each event is served fastest by a pull request
+// kept open and sent before the commit).
+func (c *consumer) trickling() bool {
+	return len(c.pending) <= 2 && !c.more && c.s.readers.Load() == 0
+}
+
 // pullSize is how many events the next waiting pull request asks for:
-// after a commit of one or two events, one (the next may be the start of a
-// trickle, which lingering takes with rounds instead: a pull request for
-// many would deliver the trickle one by one until it expires), else
-// MaxBatch.
+// after a commit that may have been part of a trickle, one (lingering
+// takes a trickle with rounds instead: a pull request for many would
+// deliver it one by one until it expires), else MaxBatch.
 func (c *consumer) pullSize() int {
 	if c.small {
 		return 1
@@ -209,7 +217,7 @@ type consumer struct {
 	ackedAt time.Time
 
 	group *groupCommit
-	small bool // the last commit was of one or two events, none pending
+	small bool // the last commit may have been part of a trickle
 }
 
 func (c *consumer) pause() {
@@ -226,7 +234,7 @@ func (c *consumer) flush() bool {
 		return true
 	}
 	n := len(c.pending)
-	c.small = n <= 2 && !c.more
+	c.small = c.trickling()
 	last, err := c.s.commitJS(c.pending)
 	clear(c.pending)
 	c.pending = c.pending[:0]
