@@ -3,6 +3,7 @@ package botdb
 import (
 	"context"
 	"fmt"
+	"net"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -222,5 +223,56 @@ func waitFor(tb testing.TB, d time.Duration, what string, cond func() bool) {
 			tb.Fatalf("timed out after %v waiting for %s", d, what)
 		}
 		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// TestServerRestartUnderAService restarts the NATS server (same port, same
+// store) under a running service, which keeps its consumer's state in the
+// server's memory: the stream survives on disk, the consumer does not, and
+// the service must create it again from its cursor once it has reconnected,
+// storing every event exactly once, also those published meanwhile.
+func TestServerRestartUnderAService(t *testing.T) {
+	dir := t.TempDir()
+	srv, err := StartServer(ServerOptions{Port: -1, JetStream: true, StoreDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := srv.Addr().(*net.TCPAddr).Port
+	t.Cleanup(func() { ShutdownServer(srv) })
+	connect := func() *nats.Conn {
+		nc, err := nats.Connect(srv.ClientURL(), nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		return nc
+	}
+	db := MustOpenDB(t)
+	logger, logs := newTestLogger(t)
+	startService(t, connect(), db, ServiceConfig{Logger: logger})
+	var published atomic.Int64
+	if err := publishLines(srv, 0, 200, 5, &published, nil); err != nil {
+		t.Fatal(err)
+	}
+	c := NewClient(connect(), "")
+	waitFor(t, 20*time.Second, "first 200 applied", func() bool {
+		h, err := c.Health(testCtx(t))
+		return err == nil && h.EventsApplied == 200
+	})
+
+	ShutdownServer(srv)
+	if srv, err = StartServer(ServerOptions{Port: port, JetStream: true, StoreDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	if err := publishLines(srv, 200, 500, 5, &published, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "all 500 applied after the server restart", func() bool {
+		h, err := c.Health(testCtx(t))
+		return err == nil && h.EventsApplied == 500
+	})
+	checkExactlyOnce(t, db, 500, 5)
+	if logs.count("creating it again") == 0 {
+		t.Error("the consumer was not created again: did the server keep it?")
 	}
 }
