@@ -16,9 +16,9 @@
 //
 // Figures are reported with b.ReportMetric in units that benchstat reads:
 // ns/op, p50-ns, p95-ns, p99-ns, events/s, cpu-ns/event, B/1k-events,
-// stored-fraction, restart-ns and overhead-pp. The harness (harness.go)
-// builds those environments; docs/CPU_OVERHEAD_ANALYSIS.md explains the CPU
-// figures with profiles.
+// stored-fraction, restart-ns, overhead-pp and commits/event. The harness
+// (harness.go) builds those environments; docs/CPU_OVERHEAD_ANALYSIS.md
+// explains the CPU figures with profiles.
 //
 // Run them with
 //
