@@ -68,9 +68,10 @@ type ServiceConfig struct {
 	// delays only events nobody is waiting for, by at most Linger.
 	// 0 means DefaultLinger; negative, never linger.
 	//
-	// Without JetStream the server pushes every event as it comes, so
-	// there is nothing to gather: there, a positive Linger is a fixed wait
-	// before each commit, and 0 none.
+	// Without JetStream the server pushes every event as it comes, so a
+	// round saves transactions but not deliveries: there, once lingering,
+	// the service waits Linger after a round's first event before it
+	// commits, by the same rules.
 	Linger time.Duration
 	// QueryWait bounds how long a query waits for earlier events to be
 	// applied (read-your-writes), default 10s.
