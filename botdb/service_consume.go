@@ -69,12 +69,10 @@ func (s *Service) consumeLoop() {
 				cur, err = s.startFetch(c.pullSize())
 			}
 			if err != nil {
-				if !s.stopping() {
-					s.log.Warn("fetching events; retrying", "error", err)
-				}
 				if s.stopping() {
 					return
 				}
+				s.log.Warn("fetching events; retrying", "error", err)
 				c.pause()
 				continue
 			}
@@ -160,17 +158,16 @@ func (c *consumer) pullSize() int {
 // in flight are not dropped (a context deadline gives up too early under
 // load, and with AckAll a dropped delivery must be found and redelivered).
 func (s *Service) startFetch(n int) (*pull, error) {
-	batch, err := s.cons.Fetch(n, jetstream.FetchMaxWait(fetchWait))
-	if err != nil {
-		return nil, err
-	}
-	return &pull{batch: batch}, nil
+	return pullOf(s.cons.Fetch(n, jetstream.FetchMaxWait(fetchWait)))
 }
 
 // startPoll sends a pull request for what the stream holds now, up to
 // MaxBatch messages, that ends at once when it holds none.
 func (s *Service) startPoll() (*pull, error) {
-	batch, err := s.cons.FetchNoWait(s.cfg.MaxBatch)
+	return pullOf(s.cons.FetchNoWait(s.cfg.MaxBatch))
+}
+
+func pullOf(batch jetstream.MessageBatch, err error) (*pull, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -287,7 +284,7 @@ func (c *consumer) gather(p *pull) bool {
 		}
 	}
 	if len(c.pending) == 0 {
-		if got == 0 && c.group.lingering {
+		if got == 0 { // nothing flushed: still lingering
 			c.group.round(0, false) // the trickle has stopped
 			c.ack()
 		}
