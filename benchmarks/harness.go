@@ -179,22 +179,19 @@ func (e *Env) Published() uint64 {
 // Applied returns the stream sequence up to which the running service has
 // committed events (0 while it is stopped). Safe to call from any
 // goroutine, also while the service restarts.
-func (e *Env) Applied() uint64 {
-	svc := e.running.Load()
-	if svc == nil {
-		return 0
-	}
-	return svc.Health().LastSequence
-}
+func (e *Env) Applied() uint64 { return e.health().LastSequence }
 
 // Commits returns how many transactions the running service has committed
 // (0 while it is stopped): with events, the number of events per commit.
-func (e *Env) Commits() int64 {
+func (e *Env) Commits() int64 { return e.health().Batches }
+
+// health is the running service's counters, zero while it is stopped.
+func (e *Env) health() botdb.Health {
 	svc := e.running.Load()
 	if svc == nil {
-		return 0
+		return botdb.Health{}
 	}
-	return svc.Health().Batches
+	return svc.Health()
 }
 
 // WaitApplied waits until the service has committed every event up to
