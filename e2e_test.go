@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/natsbench/natsbench-action/internal/gittest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/natsbench/natsbench-action/comment/githubtest"
 	"github.com/natsbench/natsbench-action/compare"
+	"github.com/natsbench/natsbench-action/internal/gittest"
 )
 
 // The end-to-end test runs the built action binary as GitHub runs a

@@ -11,6 +11,8 @@ import (
 	"golang.org/x/perf/benchfmt"
 	"golang.org/x/perf/benchmath"
 	"golang.org/x/perf/benchproc"
+
+	"github.com/natsbench/natsbench-action/outcome"
 )
 
 // Defaults for Options fields left at zero.
@@ -67,9 +69,9 @@ type Input struct {
 	// Config is copied into the report; its Alpha and Threshold are
 	// overwritten by the effective Options.
 	Config      Config
-	Failures    []Failure
-	BuildErrors []BuildError
-	Hotspots    []Hotspot
+	Failures    []outcome.Failure
+	BuildErrors []outcome.BuildError
+	Hotspots    []outcome.Hotspot
 	// Command reproduces the run locally; RunURL links to the CI run.
 	Command, RunURL string
 }
@@ -242,7 +244,7 @@ func Compute(in Input) (*Report, error) {
 		Head:        in.HeadRef,
 		Config:      in.Config,
 		Environment: mergeEnv(mergeEnv(head.env, base.env), processEnv()),
-		Hotspots:    append([]Hotspot{}, in.Hotspots...),
+		Hotspots:    append([]outcome.Hotspot{}, in.Hotspots...),
 		Failures:    in.Failures,
 		BuildErrors: in.BuildErrors,
 		Command:     in.Command,

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/natsbench/natsbench-action/outcome"
 )
 
 // fixture reads testdata/NAME_old.txt and NAME_new.txt.
@@ -47,8 +49,8 @@ func row(t *testing.T, r *Report, pkg, name, unit string) Row {
 
 const pkgA = "example.com/m/a"
 
-func mixedFailures() []Failure {
-	return []Failure{{Side: "head", Package: pkgA, Benchmark: "BenchmarkBroken", Reason: "panic", Output: "panic: boom"}}
+func mixedFailures() []outcome.Failure {
+	return []outcome.Failure{{Side: "head", Package: pkgA, Benchmark: "BenchmarkBroken", Reason: "panic", Output: "panic: boom"}}
 }
 
 func TestComputeVerdicts(t *testing.T) {
@@ -186,14 +188,14 @@ func TestComputeThresholdOption(t *testing.T) {
 
 func TestComputeFailures(t *testing.T) {
 	t.Run("failure without data adds a row", func(t *testing.T) {
-		r := mustCompute(t, "mixed", Input{Failures: []Failure{{Side: "head", Package: "example.com/m/c", Benchmark: "BenchmarkGone-2", Reason: "timeout"}}})
+		r := mustCompute(t, "mixed", Input{Failures: []outcome.Failure{{Side: "head", Package: "example.com/m/c", Benchmark: "BenchmarkGone-2", Reason: "timeout"}}})
 		got := row(t, r, "example.com/m/c", "Gone", "")
 		if got.Verdict != Failed || !strings.Contains(got.Note, "timeout") {
 			t.Errorf("row = %+v", got)
 		}
 	})
 	t.Run("binary failure explains the rows it left empty", func(t *testing.T) {
-		r := mustCompute(t, "mixed", Input{Failures: []Failure{{Side: "head", Package: pkgA, Reason: "failed"}}})
+		r := mustCompute(t, "mixed", Input{Failures: []outcome.Failure{{Side: "head", Package: pkgA, Reason: "failed"}}})
 		if got := row(t, r, "a", "Broken-2", "sec/op"); got.Verdict != Failed {
 			t.Errorf("Broken: %s, want failed", got.Verdict)
 		}
@@ -202,7 +204,7 @@ func TestComputeFailures(t *testing.T) {
 		}
 	})
 	t.Run("build error on head", func(t *testing.T) {
-		r := mustCompute(t, "mixed", Input{BuildErrors: []BuildError{{Side: "head", Package: pkgA, Output: "./a.go:1: syntax error"}}})
+		r := mustCompute(t, "mixed", Input{BuildErrors: []outcome.BuildError{{Side: "head", Package: pkgA, Output: "./a.go:1: syntax error"}}})
 		if got := row(t, r, "a", "Removed-2", "sec/op"); got.Verdict != Failed || !strings.Contains(got.Note, "build failed on head") {
 			t.Errorf("Removed: %+v, want failed by the build", got)
 		}
@@ -211,13 +213,13 @@ func TestComputeFailures(t *testing.T) {
 		}
 	})
 	t.Run("build error of a package without data", func(t *testing.T) {
-		r := mustCompute(t, "mixed", Input{BuildErrors: []BuildError{{Side: "base", Package: "example.com/m/z", Output: "boom"}}})
+		r := mustCompute(t, "mixed", Input{BuildErrors: []outcome.BuildError{{Side: "base", Package: "example.com/m/z", Output: "boom"}}})
 		if got := row(t, r, "example.com/m/z", "", ""); got.Verdict != Failed {
 			t.Errorf("row = %+v", got)
 		}
 	})
 	t.Run("failed rows leave the tested family", func(t *testing.T) {
-		r := mustCompute(t, "mixed", Input{Failures: []Failure{{Side: "head", Package: pkgA, Benchmark: "BenchmarkSlow", Reason: "panic"}}})
+		r := mustCompute(t, "mixed", Input{Failures: []outcome.Failure{{Side: "head", Package: pkgA, Benchmark: "BenchmarkSlow", Reason: "panic"}}})
 		got := row(t, r, "a", "Slow-2", "sec/op")
 		if got.Verdict != Failed || got.PAdjusted != nil || got.PValue == nil {
 			t.Errorf("row = %+v, want failed with its raw p-value only", got)

@@ -12,7 +12,7 @@
 // deterministic units exactly, and turns "could not tell" situations (too
 // few samples, too much noise) into warnings rather than verdicts.
 //
-// Computing (Compute, FromRunner) is kept apart from rendering (Markdown,
+// Computing (Compute) is kept apart from rendering (Markdown,
 // WriteJSON), so that the same Report feeds the PR comment, the job
 // summary and the JSON artifact.
 package compare

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+
+	"github.com/natsbench/natsbench-action/outcome"
 )
 
 // WriteJSON writes r as report.json (schema natsbench/report/v1),
@@ -45,7 +47,7 @@ func normalize(r Report) Report {
 		r.Benchmarks = []Row{}
 	}
 	if r.Hotspots == nil {
-		r.Hotspots = []Hotspot{}
+		r.Hotspots = []outcome.Hotspot{}
 	}
 	if r.Warnings == nil {
 		r.Warnings = []string{}

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/natsbench/natsbench-action/outcome"
 )
 
 func TestJSONRoundTrip(t *testing.T) {
@@ -15,8 +17,8 @@ func TestJSONRoundTrip(t *testing.T) {
 			r := mustCompute(t, name, Input{
 				BaseRef: Ref{Ref: "main", SHA: "1111111"}, HeadRef: Ref{Ref: "pr", SHA: "2222222"},
 				Failures:    mixedFailures(),
-				BuildErrors: []BuildError{{Side: "head", Package: "example.com/m/z", Output: "z.go:1: boom"}},
-				Hotspots:    []Hotspot{{Side: "head", Package: pkgA, Function: "a.slow", Flat: 0.5, Cum: 0.75}},
+				BuildErrors: []outcome.BuildError{{Side: "head", Package: "example.com/m/z", Output: "z.go:1: boom"}},
+				Hotspots:    []outcome.Hotspot{{Side: "head", Package: pkgA, Function: "a.slow", Flat: 0.5, Cum: 0.75}},
 				Command:     "go run . -count 10", RunURL: "https://example.com/run/1",
 			})
 			var buf bytes.Buffer

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"golang.org/x/perf/benchunit"
+
+	"github.com/natsbench/natsbench-action/outcome"
 )
 
 // Marker is the hidden first line of every rendered report; the comment
@@ -337,7 +339,7 @@ func (m *mdReport) failures(outputLines int) string {
 	var b strings.Builder
 	b.WriteString("#### ❌ Failures\n\n")
 	for _, e := range m.r.BuildErrors {
-		fmt.Fprintf(&b, "- **%s** %s: build failed\n", Escape(e.Side), Escape(e.Package))
+		fmt.Fprintf(&b, "- **%s** %s: build failed\n", Escape(string(e.Side)), Escape(e.Package))
 		writeOutput(&b, e.Output, outputLines)
 	}
 	for _, f := range m.r.Failures {
@@ -345,7 +347,7 @@ func (m *mdReport) failures(outputLines int) string {
 		if name == "" {
 			name = "(all benchmarks)"
 		}
-		fmt.Fprintf(&b, "- **%s** %s %s: %s\n", Escape(f.Side), Escape(f.Package), Escape(name), Escape(orDefault(f.Reason, "failed")))
+		fmt.Fprintf(&b, "- **%s** %s %s: %s\n", Escape(string(f.Side)), Escape(f.Package), Escape(name), Escape(orDefault(f.Reason, "failed")))
 		writeOutput(&b, f.Output, outputLines)
 	}
 	return strings.TrimRight(b.String(), "\n") + "\n"
@@ -410,7 +412,7 @@ func (m *mdReport) hotspots() string {
 			regressed[r.Package] = true
 		}
 	}
-	var rows []Hotspot
+	var rows []outcome.Hotspot
 	for _, h := range m.r.Hotspots {
 		if regressed[h.Package] {
 			rows = append(rows, h)
@@ -423,7 +425,7 @@ func (m *mdReport) hotspots() string {
 	b.WriteString("#### 🔥 Hotspots of regressed packages\n\n")
 	b.WriteString("| Package | Side | Function | Flat | Cum |\n|:--|:--|:--|--:|--:|\n")
 	for _, h := range rows {
-		fmt.Fprintf(&b, "| %s | %s | %s | %.1f%% | %.1f%% |\n", Escape(h.Package), Escape(h.Side), Escape(h.Function), 100*h.Flat, 100*h.Cum)
+		fmt.Fprintf(&b, "| %s | %s | %s | %.1f%% | %.1f%% |\n", Escape(h.Package), Escape(string(h.Side)), Escape(h.Function), 100*h.Flat, 100*h.Cum)
 	}
 	return b.String()
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/natsbench/natsbench-action/outcome"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -51,9 +53,9 @@ func prInput() Input {
 		HeadRef:  Ref{Ref: "feature/faster", SHA: "89abcdef0123456789abcdef0123456789abcdef"},
 		Config:   Config{Packages: []string{"./..."}, Bench: ".", Count: 10, Benchtime: "100ms"},
 		Failures: mixedFailures(),
-		BuildErrors: []BuildError{{Side: "head", Package: "example.com/m/z",
+		BuildErrors: []outcome.BuildError{{Side: "head", Package: "example.com/m/z",
 			Output: "# example.com/m/z\n./z.go:3:2: undefined: Foo @octocat\n```\n<b>not html</b>"}},
-		Hotspots: []Hotspot{
+		Hotspots: []outcome.Hotspot{
 			{Side: "head", Package: pkgA, Function: "example.com/m/a.(*T).slow", Flat: 0.41, Cum: 0.52},
 			{Side: "base", Package: pkgA, Function: "runtime.mallocgc", Flat: 0.12, Cum: 0.2},
 			{Side: "head", Package: "example.com/m/b", Function: "b.notShown", Flat: 0.9, Cum: 0.9},

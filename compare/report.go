@@ -1,5 +1,7 @@
 package compare
 
+import "github.com/natsbench/natsbench-action/outcome"
+
 // Schema identifies the report.json format.
 const Schema = "natsbench/report/v1"
 
@@ -18,20 +20,20 @@ const (
 
 // Report is the computed comparison; rendering (markdown, JSON) is separate.
 type Report struct {
-	Schema      string            `json:"schema"`
-	Base        Ref               `json:"base"`
-	Head        Ref               `json:"head"`
-	Config      Config            `json:"config"`
-	Environment Environment       `json:"environment"`
-	Benchmarks  []Row             `json:"benchmarks"`
-	Summary     map[Verdict]int   `json:"summary"`
-	Hotspots    []Hotspot         `json:"hotspots"`
-	Failures    []Failure         `json:"failures,omitempty"`
-	BuildErrors []BuildError      `json:"build_errors,omitempty"`
-	Warnings    []string          `json:"warnings"`
-	Command     string            `json:"command,omitempty"`
-	RunURL      string            `json:"run_url,omitempty"`
-	Extra       map[string]string `json:"extra,omitempty"`
+	Schema      string               `json:"schema"`
+	Base        Ref                  `json:"base"`
+	Head        Ref                  `json:"head"`
+	Config      Config               `json:"config"`
+	Environment Environment          `json:"environment"`
+	Benchmarks  []Row                `json:"benchmarks"`
+	Summary     map[Verdict]int      `json:"summary"`
+	Hotspots    []outcome.Hotspot    `json:"hotspots"`
+	Failures    []outcome.Failure    `json:"failures,omitempty"`
+	BuildErrors []outcome.BuildError `json:"build_errors,omitempty"`
+	Warnings    []string             `json:"warnings"`
+	Command     string               `json:"command,omitempty"`
+	RunURL      string               `json:"run_url,omitempty"`
+	Extra       map[string]string    `json:"extra,omitempty"`
 }
 
 // Ref names one side of the comparison.
@@ -82,29 +84,4 @@ type Summary struct {
 	Center float64 `json:"center"`
 	Low    float64 `json:"low"`
 	High   float64 `json:"high"`
-}
-
-// Hotspot is one of the top three functions of a package's CPU profile.
-type Hotspot struct {
-	Side     string  `json:"side"`
-	Package  string  `json:"package"`
-	Function string  `json:"function"`
-	Flat     float64 `json:"flat"`
-	Cum      float64 `json:"cum"`
-}
-
-// Failure is a benchmark that failed, panicked or timed out.
-type Failure struct {
-	Side      string `json:"side"`
-	Package   string `json:"package"`
-	Benchmark string `json:"benchmark,omitempty"`
-	Reason    string `json:"reason"`
-	Output    string `json:"output,omitempty"`
-}
-
-// BuildError is a package that did not compile on one side.
-type BuildError struct {
-	Side    string `json:"side"`
-	Package string `json:"package"`
-	Output  string `json:"output"`
 }

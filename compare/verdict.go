@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"golang.org/x/perf/benchproc"
+
+	"github.com/natsbench/natsbench-action/outcome"
 )
 
 // decide sets the verdict of a row that was compared (both sides have
@@ -97,7 +99,7 @@ func noisePct(ss ...*Summary) float64 {
 
 // applyFailures marks the rows that runner's failures and build errors
 // explain as failed, and adds a row for each failure that matches none.
-func applyFailures(rows []*work, fs []Failure, bs []BuildError) []*work {
+func applyFailures(rows []*work, fs []outcome.Failure, bs []outcome.BuildError) []*work {
 	extra := map[[2]string]*work{}
 	addExtra := func(pkg, name, note string) {
 		k := [2]string{pkg, name}
@@ -111,7 +113,7 @@ func applyFailures(rows []*work, fs []Failure, bs []BuildError) []*work {
 	}
 	for _, f := range fs {
 		name := normName(f.Benchmark)
-		note := "failed on " + f.Side
+		note := "failed on " + string(f.Side)
 		if f.Reason != "" {
 			note += ": " + f.Reason
 		}
@@ -137,7 +139,7 @@ func applyFailures(rows []*work, fs []Failure, bs []BuildError) []*work {
 		}
 	}
 	for _, b := range bs {
-		note := "build failed on " + b.Side
+		note := "build failed on " + string(b.Side)
 		matched := false
 		for _, w := range rows {
 			if extra[[2]string{w.Package, w.Name}] == w || w.Package != b.Package || hasData(w, b.Side) {
@@ -166,11 +168,11 @@ func joinNote(a, b string) string {
 	return a + "; " + b
 }
 
-func hasData(w *work, side string) bool {
+func hasData(w *work, side outcome.Side) bool {
 	switch side {
-	case "base":
+	case outcome.Base:
 		return w.Base != nil
-	case "head":
+	case outcome.Head:
 		return w.Head != nil
 	}
 	return false

@@ -2,12 +2,13 @@ package runner
 
 import (
 	"context"
-	"github.com/natsbench/natsbench-action/internal/gittest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/natsbench/natsbench-action/internal/gittest"
 )
 
 // The fixture module is one git repository shared by the tests: its first

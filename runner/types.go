@@ -3,15 +3,17 @@ package runner
 import (
 	"io"
 	"time"
+
+	"github.com/natsbench/natsbench-action/outcome"
 )
 
 // Side names one of the two builds being compared.
-type Side string
+type Side = outcome.Side
 
 // The two sides of a comparison.
 const (
-	Base Side = "base"
-	Head Side = "head"
+	Base = outcome.Base
+	Head = outcome.Head
 )
 
 // Config says what to benchmark and how. The zero value of an optional
@@ -73,30 +75,11 @@ type Result struct {
 	Command string
 }
 
-// Failure is a benchmark that failed, panicked or timed out on one side.
-type Failure struct {
-	Side    Side
-	Package string
-	// Benchmark is named as benchfmt and benchstat name it, without the
-	// "Benchmark" prefix and the -GOMAXPROCS suffix ("Encode/size=1");
-	// empty if the whole binary failed before naming one.
-	Benchmark string
-	Reason    string // "failed", "panic", "timeout"
-	Output    string // the tail of the output, for the report
-}
-
-// BuildError is a package that did not compile on one side.
-type BuildError struct {
-	Side    Side
-	Package string
-	Output  string // the compiler's message
-}
-
-// Hotspot is one of the top functions of a CPU profile.
-type Hotspot struct {
-	Side     Side
-	Package  string
-	Function string
-	Flat     float64 // share of the profile's total samples, 0..1
-	Cum      float64 // cumulative share, 0..1
-}
+// Failure, BuildError and Hotspot are the runner's records of what went
+// wrong and where the time went; they live in package outcome so that
+// compare reads them without importing the runner.
+type (
+	Failure    = outcome.Failure
+	BuildError = outcome.BuildError
+	Hotspot    = outcome.Hotspot
+)

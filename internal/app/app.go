@@ -105,18 +105,31 @@ func benchmark(ctx context.Context, cfg Config, dir, baseline string, progress i
 
 // report turns the runner's result into the comparison report.
 func report(cfg Config, res *runner.Result) (*compare.Report, error) {
-	failures, builds, hot := compare.FromRunner(res)
+	in := CompareInput(res, compare.Options{Alpha: cfg.Alpha, Threshold: cfg.Threshold},
+		compare.Config{Packages: cfg.Packages, Bench: cfg.Bench, Count: cfg.Count, Benchtime: cfg.Benchtime, Threshold: cfg.Threshold, Alpha: cfg.Alpha})
+	r, err := compare.Compute(in)
+	if err != nil {
+		return nil, fmt.Errorf("comparing results: %w", err)
+	}
+	return r, nil
+}
+
+// CompareInput turns the runner's result into compare's input: the one
+// conversion between the two stages, used by the action, the local
+// command, the tests and calibrate alike. rec records the settings in the
+// report.
+func CompareInput(res *runner.Result, opt compare.Options, rec compare.Config) compare.Input {
 	in := compare.Input{
 		Head:        res.Head,
 		BaseName:    res.BaseFile,
 		HeadName:    res.HeadFile,
-		Options:     compare.Options{Alpha: cfg.Alpha, Threshold: cfg.Threshold},
+		Options:     opt,
 		BaseRef:     compare.Ref{Ref: res.BaseRef, SHA: res.BaseSHA},
 		HeadRef:     compare.Ref{Ref: res.HeadRef, SHA: res.HeadSHA},
-		Config:      compare.Config{Packages: cfg.Packages, Bench: cfg.Bench, Count: cfg.Count, Benchtime: cfg.Benchtime, Threshold: cfg.Threshold, Alpha: cfg.Alpha},
-		Failures:    failures,
-		BuildErrors: builds,
-		Hotspots:    hot,
+		Config:      rec,
+		Failures:    res.Failures,
+		BuildErrors: res.BuildErrors,
+		Hotspots:    res.Hotspots,
 		Command:     res.Command,
 	}
 	if res.BaseSHA != "" {
@@ -127,11 +140,7 @@ func report(cfg Config, res *runner.Result) (*compare.Report, error) {
 			in.Base = []byte{}
 		}
 	}
-	r, err := compare.Compute(in)
-	if err != nil {
-		return nil, fmt.Errorf("comparing results: %w", err)
-	}
-	return r, nil
+	return in
 }
 
 // writeReport writes report.json and report.md (unlimited) into dir and

@@ -1,13 +1,12 @@
-package compare_test
+package app
 
 import (
-	"github.com/natsbench/natsbench-action/internal/gittest"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/natsbench/natsbench-action/compare"
+	"github.com/natsbench/natsbench-action/internal/gittest"
 	"github.com/natsbench/natsbench-action/runner"
 )
 
@@ -120,22 +119,13 @@ var (
 	}
 )
 
-func (s fixtureSide) write(t *testing.T, dir string) {
-	t.Helper()
+// files are the fixture module's files for this side.
+func (s fixtureSide) files() map[string]string {
 	bench := strings.NewReplacer("SLOWER", s.slower, "FASTER", s.faster, "ALLOC", s.alloc, "BREAK", s.brk, "EXTRA", s.extra).Replace(fixtureBench)
-	files := map[string]string{
+	return map[string]string{
 		"go.mod":            "module example.com/verdicts\n\ngo 1.26\n",
 		"work/work.go":      fixtureBase,
 		"work/work_test.go": bench,
-	}
-	for name, body := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
 	}
 }
 
@@ -144,40 +134,33 @@ func (s fixtureSide) write(t *testing.T, dir string) {
 func fixtureRepo(t *testing.T, base, head fixtureSide) (dir, baseSHA string) {
 	t.Helper()
 	dir = t.TempDir()
-	gittest.Must(t, dir, "init", "-q", "-b", "main")
-	base.write(t, dir)
-	gittest.Must(t, dir, "add", "-A")
-	gittest.Must(t, dir, "commit", "-q", "-m", "base")
-	baseSHA = gittest.Must(t, dir, "rev-parse", "HEAD")
-	head.write(t, dir)
+	baseSHA = gittest.MustCommit(t, dir, base.files(), "base")
 	// An A/A head still needs a commit of its own.
-	if err := os.WriteFile(filepath.Join(dir, "NOTES"), []byte("head\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	gittest.Must(t, dir, "add", "-A")
-	gittest.Must(t, dir, "commit", "-q", "-m", "head")
+	files := head.files()
+	files["NOTES"] = "head\n"
+	gittest.MustCommit(t, dir, files, "head")
 	return dir, baseSHA
 }
 
-// runDefaults benchmarks the fixture with the action's defaults and
-// computes the report with compare's defaults.
+// runDefaults benchmarks the fixture and computes the report with the
+// action's defaults, through the conversion the action uses.
 func runDefaults(t *testing.T, dir, baseline string) *compare.Report {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("runs real benchmarks for about ten seconds")
 	}
+	cfg, err := parseConfig(fromFlag, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
 	res, err := runner.Run(t.Context(), runner.Config{
 		Dir: dir, Baseline: baseline, OutputDir: t.TempDir(),
-		Count: runner.DefaultCount, Benchtime: runner.DefaultBenchtime,
+		Count: cfg.Count, Benchtime: cfg.Benchtime,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	failures, builds, hot := compare.FromRunner(res)
-	rep, err := compare.Compute(compare.Input{
-		Base: res.Base, Head: res.Head, Failures: failures, BuildErrors: builds, Hotspots: hot,
-		Options: compare.Options{Alpha: compare.DefaultAlpha, Threshold: compare.DefaultThreshold},
-	})
+	rep, err := compare.Compute(CompareInput(res, compare.Options{Alpha: cfg.Alpha, Threshold: cfg.Threshold}, compare.Config{}))
 	if err != nil {
 		t.Fatal(err)
 	}

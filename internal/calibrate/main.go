@@ -4,7 +4,7 @@
 // runner.DefaultCount and runner.DefaultBenchtime were chosen; see
 // docs/STATISTICS.md. It is not part of go test: it takes minutes.
 //
-//	go run ./runner/internal/calibrate -settings 5x50ms,10x100ms -reps 3
+//	go run ./internal/calibrate -settings 5x50ms,10x100ms -reps 3
 //
 // It makes a fixture module in a temporary git repository: six benchmarks
 // that are identical on base and head (the A/A rows, where any verdict
@@ -20,7 +20,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"sort"
@@ -32,6 +31,8 @@ import (
 	"golang.org/x/perf/benchfmt"
 
 	"github.com/natsbench/natsbench-action/compare"
+	"github.com/natsbench/natsbench-action/internal/app"
+	"github.com/natsbench/natsbench-action/internal/gittest"
 	"github.com/natsbench/natsbench-action/runner"
 )
 
@@ -87,10 +88,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer os.RemoveAll(root)
 	}
 	repo := filepath.Join(root, "fixture")
-	if err := makeFixture(ctx, repo); err != nil {
+	if err := makeFixture(repo); err != nil {
 		return fmt.Errorf("making the fixture: %w", err)
 	}
-	base, err := gitOut(ctx, repo, "rev-parse", "HEAD~1")
+	base, err := gittest.Git(repo, "rev-parse", "HEAD~1")
 	if err != nil {
 		return err
 	}
@@ -122,7 +123,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			if err != nil {
 				return fmt.Errorf("%s: %w", s, err)
 			}
-			rep2, err := compare.Compute(compare.Input{Base: res.Base, Head: res.Head})
+			rep2, err := compare.Compute(app.CompareInput(res, compare.Options{}, compare.Config{}))
 			if err != nil {
 				return fmt.Errorf("%s: comparing: %w", s, err)
 			}
@@ -312,42 +313,14 @@ func BenchmarkPlus20(b *testing.B) { for b.Loop() { sink += Spin(%d) } }
 }
 
 // makeFixture makes the two-commit fixture repository in dir.
-func makeFixture(ctx context.Context, dir string) error {
-	files := map[string]string{
+func makeFixture(dir string) error {
+	if _, err := gittest.Commit(dir, map[string]string{
 		"go.mod":          "module example.com/calib\n\ngo 1.26\n",
 		"cal/cal.go":      calibWork,
 		"cal/cal_test.go": calibBench(false),
-	}
-	if err := os.MkdirAll(filepath.Join(dir, "cal"), 0o755); err != nil {
+	}, "base"); err != nil {
 		return err
 	}
-	for name, body := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			return err
-		}
-	}
-	steps := [][]string{{"init", "-q"}, {"add", "-A"}, {"commit", "-q", "-m", "base"}}
-	for _, s := range steps {
-		if _, err := gitOut(ctx, dir, s...); err != nil {
-			return err
-		}
-	}
-	if err := os.WriteFile(filepath.Join(dir, "cal/cal_test.go"), []byte(calibBench(true)), 0o644); err != nil {
-		return err
-	}
-	_, err := gitOut(ctx, dir, "commit", "-q", "-am", "head: Plus05/10/20 do 5/10/20% more work")
+	_, err := gittest.Commit(dir, map[string]string{"cal/cal_test.go": calibBench(true)}, "head: Plus05/10/20 do 5/10/20% more work")
 	return err
-}
-
-func gitOut(ctx context.Context, dir string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, "git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(),
-		"GIT_AUTHOR_NAME=calibrate", "GIT_AUTHOR_EMAIL=calibrate@example.com",
-		"GIT_COMMITTER_NAME=calibrate", "GIT_COMMITTER_EMAIL=calibrate@example.com")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out)), nil
 }
