@@ -39,21 +39,16 @@ type Options struct {
 	Threshold float64
 }
 
-// normalized fills in defaults and checks ranges.
-func (o Options) normalized() (Options, error) {
+// withDefaults fills in the fields left at zero. The ranges are the
+// caller's to check (internal/app validates its inputs once).
+func (o Options) withDefaults() Options {
 	if o.Alpha == 0 {
 		o.Alpha = DefaultAlpha
 	}
 	if o.Threshold == 0 {
 		o.Threshold = DefaultThreshold
 	}
-	if !(o.Alpha > 0 && o.Alpha < 1) {
-		return o, fmt.Errorf("alpha %v must be between 0 and 1", o.Alpha)
-	}
-	if !(o.Threshold > 0) {
-		return o, fmt.Errorf("threshold %v must be a positive percentage", o.Threshold)
-	}
-	return o, nil
+	return o
 }
 
 // Input is everything a Report is computed from.
@@ -211,14 +206,11 @@ type work struct {
 }
 
 // Compute parses, groups, summarizes and compares the inputs and decides
-// a verdict per row. Only I/O errors, inputs with nothing but syntax
-// errors, and bad Options are errors; everything else that limits what
+// a verdict per row. Only I/O errors and inputs with nothing but syntax
+// errors are errors; everything else that limits what
 // can be concluded is a warning in the report.
 func Compute(in Input) (*Report, error) {
-	opt, err := in.Options.normalized()
-	if err != nil {
-		return nil, fmt.Errorf("checking options: %w", err)
-	}
+	opt := in.Options.withDefaults()
 	g, err := newGrouper()
 	if err != nil {
 		return nil, err

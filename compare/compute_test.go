@@ -255,8 +255,6 @@ func TestComputeInputErrors(t *testing.T) {
 		{"syntax error among results", Input{Base: good, Head: append([]byte("BenchmarkX-2 12 notanumber ns/op\n"), good...), HeadName: "head.txt"}, "", "head.txt:1:"},
 		{"no results at all", Input{Base: good, Head: []byte("PASS\nok x 1s\n")}, "", "head: no benchmark results"},
 		{"empty head", Input{Base: good, Head: []byte{}}, "", ""},
-		{"bad alpha", Input{Base: good, Head: good, Options: Options{Alpha: 2}}, "alpha", ""},
-		{"bad threshold", Input{Base: good, Head: good, Options: Options{Threshold: -1}}, "threshold", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

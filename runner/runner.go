@@ -71,9 +71,6 @@ type state struct {
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	start := time.Now()
 	cfg = cfg.withDefaults()
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("invalid config: %w", err)
-	}
 	env := cfg.Env
 	if env == nil {
 		env = os.Environ()

@@ -12,45 +12,6 @@ import (
 	"time"
 )
 
-func TestValidate(t *testing.T) {
-	ok := Config{Dir: ".", OutputDir: "out"}
-	tests := []struct {
-		name   string
-		change func(*Config)
-		want   string // "" means valid
-	}{
-		{"defaults", func(*Config) {}, ""},
-		{"count and duration", func(c *Config) { c.Count = 3; c.Benchtime = "10ms" }, ""},
-		{"iterations", func(c *Config) { c.Benchtime = "100x" }, ""},
-		{"no dir", func(c *Config) { c.Dir = "" }, "dir must be set"},
-		{"no output dir", func(c *Config) { c.OutputDir = "" }, "output dir must be set"},
-		{"negative count", func(c *Config) { c.Count = -1 }, "count must be at least 1"},
-		{"bad bench", func(c *Config) { c.Bench = "Foo(" }, "bench: invalid regular expression"},
-		{"bad benchtime", func(c *Config) { c.Benchtime = "fast" }, "benchtime: "},
-		{"zero iterations", func(c *Config) { c.Benchtime = "0x" }, "benchtime: "},
-		{"negative duration", func(c *Config) { c.Benchtime = "-1s" }, "benchtime: "},
-		{"negative timeout", func(c *Config) { c.Timeout = -time.Second }, "timeout must not be negative"},
-		{"flag as package", func(c *Config) { c.Packages = []string{"-exec=sh"} }, "packages: "},
-		{"empty package", func(c *Config) { c.Packages = []string{" "} }, "packages: empty pattern"},
-		{"flag as baseline", func(c *Config) { c.Baseline = "--upload-pack=x" }, "baseline "},
-		{"absolute work dir", func(c *Config) { c.WorkDir = "/etc" }, "work dir "},
-		{"escaping work dir", func(c *Config) { c.WorkDir = "../x" }, "work dir "},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := ok
-			tt.change(&c)
-			err := c.Validate()
-			switch {
-			case tt.want == "" && err != nil:
-				t.Errorf("Validate() = %v, want nil", err)
-			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
-				t.Errorf("Validate() = %v, want an error containing %q", err, tt.want)
-			}
-		})
-	}
-}
-
 func TestParseOutput(t *testing.T) {
 	const head = "goos: linux\ngoarch: amd64\npkg: example.com/m/p\ncpu: Some CPU   \n"
 	tests := []struct {

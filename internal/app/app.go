@@ -78,24 +78,13 @@ func benchmark(ctx context.Context, cfg Config, dir, baseline string, progress i
 	if err := os.MkdirAll(cfg.OutputDir, 0o755); err != nil {
 		return nil, fmt.Errorf("making the output directory: %w", err)
 	}
-	rc := runner.Config{
-		Dir:       root,
-		WorkDir:   rel,
-		Packages:  cfg.Packages,
-		Bench:     cfg.Bench,
-		Count:     cfg.Count,
-		Benchtime: cfg.Benchtime,
-		Timeout:   cfg.Timeout,
-		Baseline:  baseline,
-		NATS:      cfg.NATS,
-		Profile:   true,
-		OutputDir: cfg.OutputDir,
-		Progress:  progress,
-		Env:       benchEnv(os.Environ(), cfg.Token),
-	}
-	if err := rc.Validate(); err != nil {
-		return nil, fmt.Errorf("configuring the runner: %w", err)
-	}
+	rc := cfg.Run
+	rc.Dir, rc.WorkDir = root, rel
+	rc.Baseline = baseline
+	rc.Profile = true
+	rc.OutputDir = cfg.OutputDir
+	rc.Progress = progress
+	rc.Env = benchEnv(os.Environ(), cfg.Token)
 	res, err := runner.Run(ctx, rc)
 	if err != nil {
 		return nil, fmt.Errorf("running benchmarks: %w", err)
@@ -105,8 +94,7 @@ func benchmark(ctx context.Context, cfg Config, dir, baseline string, progress i
 
 // report turns the runner's result into the comparison report.
 func report(cfg Config, res *runner.Result) (*compare.Report, error) {
-	in := CompareInput(res, compare.Options{Alpha: cfg.Alpha, Threshold: cfg.Threshold},
-		compare.Config{Packages: cfg.Packages, Bench: cfg.Bench, Count: cfg.Count, Benchtime: cfg.Benchtime, Threshold: cfg.Threshold, Alpha: cfg.Alpha})
+	in := CompareInput(res, cfg.Compare, cfg.record())
 	r, err := compare.Compute(in)
 	if err != nil {
 		return nil, fmt.Errorf("comparing results: %w", err)

@@ -31,6 +31,8 @@ const (
 	DefaultWorkingDirectory = "."
 	DefaultPackages         = "./..."
 	DefaultBench            = "."
+	DefaultCount            = runner.DefaultCount
+	DefaultBenchtime        = runner.DefaultBenchtime
 	DefaultTimeout          = runner.DefaultTimeout
 	DefaultThreshold        = compare.DefaultThreshold // percent
 	DefaultAlpha            = compare.DefaultAlpha
@@ -38,27 +40,27 @@ const (
 )
 
 // Config is the typed configuration of one run, read once from the
-// action's inputs or the command line's flags.
+// action's inputs or the command line's flags, and validated once here:
+// runner and compare take their parts as they are and only fill in zero
+// values.
 type Config struct {
 	Mode             Mode
 	Token            string
 	WorkingDirectory string
-	Packages         []string
-	Bench            string
-	Count            int
-	Benchtime        string
-	Timeout          time.Duration
 	Baseline         string
-	Threshold        float64 // percent
-	Alpha            float64
 	OutputDir        string
 	Comment          bool
 	CommentKey       string
-	NATS             bool
 	FailOnRegression bool
 	// Report is the report.json (or the directory holding it) that
 	// ModePost posts.
 	Report string
+	// Run holds the runner's settings that come from the inputs
+	// (packages, bench, count, benchtime, timeout, nats); the directories,
+	// the baseline commit and the environment are filled in when it runs.
+	Run runner.Config
+	// Compare holds the decision settings (alpha, threshold in percent).
+	Compare compare.Options
 
 	// source names where settings come from in error messages: `input "alpha"`
 	// in the action, `flag -alpha` on the command line.
@@ -144,18 +146,18 @@ func parseConfig(src source, get func(setting string) string) (Config, error) {
 	c.Mode = Mode(strings.ToLower(str("mode", string(ModeRun))))
 	c.Token = strings.TrimSpace(get("github-token"))
 	c.WorkingDirectory = str("working-directory", DefaultWorkingDirectory)
-	c.Packages = splitList(str("packages", DefaultPackages))
-	c.Bench = str("bench", DefaultBench)
-	c.Count = integer("count", runner.DefaultCount)
-	c.Benchtime = str("benchtime", runner.DefaultBenchtime)
-	c.Timeout = duration("timeout", DefaultTimeout)
+	c.Run.Packages = splitList(str("packages", DefaultPackages))
+	c.Run.Bench = str("bench", DefaultBench)
+	c.Run.Count = integer("count", DefaultCount)
+	c.Run.Benchtime = str("benchtime", DefaultBenchtime)
+	c.Run.Timeout = duration("timeout", DefaultTimeout)
+	c.Run.NATS = boolean("nats", true)
 	c.Baseline = str("baseline", "")
-	c.Threshold = number("threshold", DefaultThreshold)
-	c.Alpha = number("alpha", DefaultAlpha)
+	c.Compare.Threshold = number("threshold", DefaultThreshold)
+	c.Compare.Alpha = number("alpha", DefaultAlpha)
 	c.OutputDir = str("output-dir", DefaultOutputDir)
 	c.Comment = boolean("comment", true)
 	c.CommentKey = str("comment-key", "")
-	c.NATS = boolean("nats", true)
 	c.FailOnRegression = boolean("fail-on-regression", false)
 	c.Report = str("report", "")
 	// A value that did not parse kept its (valid) default, so Validate
@@ -190,26 +192,33 @@ func (c *Config) Validate() error {
 	default:
 		bad("mode", "must be %q or %q, got %q", ModeRun, ModePost, c.Mode)
 	}
-	if len(c.Packages) == 0 {
+	if len(c.Run.Packages) == 0 {
 		bad("packages", "must name at least one package pattern")
 	}
-	if c.Count < 1 {
-		bad("count", "must be a positive integer, got %d", c.Count)
+	for _, p := range c.Run.Packages {
+		// A pattern is an argument of the go command: refuse anything it
+		// would read as a flag.
+		if strings.HasPrefix(p, "-") {
+			bad("packages", "pattern %q must not start with '-'", p)
+		}
 	}
-	if _, err := regexp.Compile(c.Bench); err != nil {
+	if c.Run.Count < 1 {
+		bad("count", "must be a positive integer, got %d", c.Run.Count)
+	}
+	if _, err := regexp.Compile(c.Run.Bench); err != nil {
 		bad("bench", "is not a valid regular expression: %v", err)
 	}
-	if err := validBenchtime(c.Benchtime); err != nil {
+	if err := validBenchtime(c.Run.Benchtime); err != nil {
 		bad("benchtime", "%v", err)
 	}
-	if c.Timeout <= 0 {
-		bad("timeout", "must be a positive duration, got %s", c.Timeout)
+	if c.Run.Timeout <= 0 {
+		bad("timeout", "must be a positive duration, got %s", c.Run.Timeout)
 	}
-	if math.IsNaN(c.Threshold) || math.IsInf(c.Threshold, 0) || c.Threshold <= 0 {
-		bad("threshold", "must be a positive percentage, got %v", c.Threshold)
+	if t := c.Compare.Threshold; math.IsNaN(t) || math.IsInf(t, 0) || t <= 0 {
+		bad("threshold", "must be a positive percentage, got %v", t)
 	}
-	if !(c.Alpha > 0 && c.Alpha < 1) {
-		bad("alpha", "must be between 0 and 1, got %v", c.Alpha)
+	if a := c.Compare.Alpha; !(a > 0 && a < 1) {
+		bad("alpha", "must be between 0 and 1, got %v", a)
 	}
 	if c.OutputDir == "" {
 		bad("output-dir", "must not be empty")
@@ -218,6 +227,12 @@ func (c *Config) Validate() error {
 		bad("baseline", "must be a commit, branch or tag, got %q", c.Baseline)
 	}
 	return errors.Join(errs...)
+}
+
+// record is the report's record of the settings; compare fills in the
+// effective alpha and threshold.
+func (c *Config) record() compare.Config {
+	return compare.Config{Packages: c.Run.Packages, Bench: c.Run.Bench, Count: c.Run.Count, Benchtime: c.Run.Benchtime}
 }
 
 // validBenchtime accepts what -test.benchtime accepts: a positive

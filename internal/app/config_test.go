@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/natsbench/natsbench-action/compare"
 	"github.com/natsbench/natsbench-action/runner"
 )
 
@@ -36,16 +37,17 @@ func TestParseConfigDefaults(t *testing.T) {
 	want := Config{
 		Mode:             ModeRun,
 		WorkingDirectory: ".",
-		Packages:         []string{"./..."},
-		Bench:            ".",
-		Count:            runner.DefaultCount,
-		Benchtime:        runner.DefaultBenchtime,
-		Timeout:          runner.DefaultTimeout,
-		Threshold:        5,
-		Alpha:            0.05,
-		OutputDir:        "natsbench-results",
-		Comment:          true,
-		NATS:             true,
+		Run: runner.Config{
+			Packages:  []string{"./..."},
+			Bench:     ".",
+			Count:     runner.DefaultCount,
+			Benchtime: runner.DefaultBenchtime,
+			Timeout:   runner.DefaultTimeout,
+			NATS:      true,
+		},
+		Compare:   compare.Options{Threshold: 5, Alpha: 0.05},
+		OutputDir: "natsbench-results",
+		Comment:   true,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
@@ -73,9 +75,9 @@ func TestParseConfigValues(t *testing.T) {
 	if err != nil {
 		t.Fatalf("parseConfig: %v", err)
 	}
-	if c.Token != "ghs_secret" || !reflect.DeepEqual(c.Packages, []string{"./a/...", "./b", "./c"}) ||
-		c.Count != 7 || c.Benchtime != "500x" || c.Timeout != 90*time.Second || c.Baseline != "v1.2.3" ||
-		c.Threshold != 2.5 || c.Alpha != 0.01 || c.Comment || c.CommentKey != "linux" || c.NATS ||
+	if c.Token != "ghs_secret" || !reflect.DeepEqual(c.Run.Packages, []string{"./a/...", "./b", "./c"}) ||
+		c.Run.Count != 7 || c.Run.Benchtime != "500x" || c.Run.Timeout != 90*time.Second || c.Baseline != "v1.2.3" ||
+		c.Compare.Threshold != 2.5 || c.Compare.Alpha != 0.01 || c.Comment || c.CommentKey != "linux" || c.Run.NATS ||
 		!c.FailOnRegression || c.Mode != ModePost || c.Report != "results" {
 		t.Errorf("parsed %+v", c)
 	}
@@ -101,6 +103,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"mode", map[string]string{"mode": "dry-run"}, []string{`input "mode" must be "run" or "post", got "dry-run"`}},
 		{"post without report", map[string]string{"mode": "post"}, []string{`input "report" is required when mode is "post"`}},
 		{"baseline option", map[string]string{"baseline": "--upload-pack=x"}, []string{`input "baseline" must be a commit, branch or tag`}},
+		{"package option", map[string]string{"packages": "./... -exec=sh"}, []string{`input "packages" pattern "-exec=sh" must not start with '-'`}},
 		{"several", map[string]string{"alpha": "2", "count": "zero"}, []string{`input "alpha"`, `input "count"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -11,7 +11,6 @@ import (
 	"strconv"
 
 	"github.com/natsbench/natsbench-action/compare"
-	"github.com/natsbench/natsbench-action/runner"
 )
 
 // usage heads the local command's help.
@@ -48,8 +47,8 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	def("packages", DefaultPackages, "package patterns to benchmark, comma- or space-separated")
 	def("bench", DefaultBench, "run only benchmarks matching this regular expression")
-	def("count", strconv.Itoa(runner.DefaultCount), "interleaved rounds (samples per benchmark and side)")
-	def("benchtime", runner.DefaultBenchtime, "time (100ms) or iterations (100x) per benchmark run")
+	def("count", strconv.Itoa(DefaultCount), "interleaved rounds (samples per benchmark and side)")
+	def("benchtime", DefaultBenchtime, "time (100ms) or iterations (100x) per benchmark run")
 	def("timeout", DefaultTimeout.String(), "limit for one run of one test binary")
 	def("baseline", "", "commit, branch or tag to compare against (default: see above)")
 	def("threshold", strconv.FormatFloat(DefaultThreshold, 'g', -1, 64), "smallest change in percent that counts")
@@ -163,8 +162,7 @@ func runCompare(args []string, stdout, stderr io.Writer) error {
 	if in.Head, err = os.ReadFile(in.HeadName); err != nil {
 		return fmt.Errorf("compare: %w", err)
 	}
-	in.Options = compare.Options{Alpha: cfg.Alpha, Threshold: cfg.Threshold}
-	in.Config = compare.Config{Threshold: cfg.Threshold, Alpha: cfg.Alpha}
+	in.Options = cfg.Compare
 	in.BaseRef = compare.Ref{Ref: in.BaseName}
 	in.HeadRef = compare.Ref{Ref: in.HeadName}
 	r, err := compare.Compute(in)

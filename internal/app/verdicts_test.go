@@ -153,14 +153,13 @@ func runDefaults(t *testing.T, dir, baseline string) *compare.Report {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := runner.Run(t.Context(), runner.Config{
-		Dir: dir, Baseline: baseline, OutputDir: t.TempDir(),
-		Count: cfg.Count, Benchtime: cfg.Benchtime,
-	})
+	rc := cfg.Run
+	rc.Dir, rc.Baseline, rc.OutputDir = dir, baseline, t.TempDir()
+	res, err := runner.Run(t.Context(), rc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := compare.Compute(CompareInput(res, compare.Options{Alpha: cfg.Alpha, Threshold: cfg.Threshold}, compare.Config{}))
+	rep, err := compare.Compute(CompareInput(res, cfg.Compare, cfg.record()))
 	if err != nil {
 		t.Fatal(err)
 	}
