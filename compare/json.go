@@ -60,6 +60,9 @@ func normalize(r Report) Report {
 				*f = finite(**f)
 			}
 		}
+		if b.Reason == NoReason {
+			b.Reason = reasonOf(b.Verdict, b.Note)
+		}
 		rows[i] = b
 	}
 	r.Benchmarks = rows

@@ -253,7 +253,7 @@ func (m *mdReport) verdictLine() string {
 func inconclusive(rows []Row) int {
 	n := 0
 	for _, r := range rows {
-		if r.Verdict == Unchanged && (strings.HasPrefix(r.Note, "too few samples") || strings.HasPrefix(r.Note, "noisy")) {
+		if r.Verdict == Unchanged && r.Reason.Inconclusive() {
 			n++
 		}
 	}
@@ -528,17 +528,16 @@ func fmtValue(sc benchunit.Scaler, v float64, unit string) string {
 	return s
 }
 
-// pctRange is benchstat's ± column.
+// pctRange is benchstat's ± column: the Spread, or "?" for an interval
+// that crosses zero.
 func pctRange(s *Summary) string {
 	switch {
 	case math.IsInf(s.Low, 0) || math.IsInf(s.High, 0):
 		return "∞"
 	case sign(s.Center) != sign(s.Low) || sign(s.Center) != sign(s.High):
 		return "?"
-	case s.Center == 0:
-		return "0%"
 	}
-	return fmt.Sprintf("%.0f%%", 100*math.Max(s.High/s.Center-1, 1-s.Low/s.Center))
+	return fmt.Sprintf("%.0f%%", s.Spread())
 }
 
 func sign(x float64) int {

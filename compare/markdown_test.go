@@ -2,6 +2,7 @@ package compare
 
 import (
 	"flag"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -186,5 +187,65 @@ func TestMarkdownCut(t *testing.T) {
 	r.RunURL = "javascript:alert(1)"
 	if md := Markdown(r, MarkdownOptions{}); strings.Contains(md, "javascript") {
 		t.Errorf("unsafe run URL rendered")
+	}
+}
+
+// TestInconclusiveIsTheReason checks that the verdict line counts rows by
+// their typed reason, whatever their note says, and that report.json
+// brings the reason back.
+func TestInconclusiveIsTheReason(t *testing.T) {
+	sum := &Summary{N: 3, Center: 10, Low: 9, High: 11}
+	rows := []Row{
+		{Name: "Noisy", Unit: "sec/op", Base: sum, Head: sum, Verdict: Unchanged, Reason: Noisy, Note: "worded otherwise"},
+		{Name: "Claims", Unit: "sec/op", Base: sum, Head: sum, Verdict: Unchanged, Note: "noisy: but no reason"},
+	}
+	r := &Report{Benchmarks: rows}
+	if line := Markdown(r, MarkdownOptions{}); !strings.Contains(line, "1 inconclusive") {
+		t.Errorf("want exactly the row with reason Noisy counted:\n%s", line)
+	}
+
+	noisy := mustCompute(t, "noisy", Input{})
+	var b strings.Builder
+	if err := WriteJSON(&b, noisy); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadJSON(strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for i, row := range back.Benchmarks {
+		if row.Reason != noisy.Benchmarks[i].Reason {
+			t.Errorf("%s %s: reason %q after report.json, computed %q", row.Name, row.Unit, row.Reason, noisy.Benchmarks[i].Reason)
+		}
+		if row.Reason.Inconclusive() {
+			n++
+		}
+	}
+	if n == 0 {
+		t.Error("the noisy fixture has no inconclusive row")
+	}
+}
+
+func TestSpread(t *testing.T) {
+	for _, tc := range []struct {
+		s    Summary
+		want float64
+		cell string
+	}{
+		{Summary{Center: 100, Low: 90, High: 104}, 10, "10%"},
+		// A negative center keeps noisePct's arithmetic (the nearer bound),
+		// so that verdicts stay as they were.
+		{Summary{Center: -100, Low: -110, High: -95}, 5, "5%"},
+		{Summary{Center: 0, Low: 0, High: 0}, 0, "0%"},
+		{Summary{Center: 5, Low: math.Inf(-1), High: math.Inf(1)}, math.Inf(1), "∞"},
+		{Summary{Center: 5, Low: -1, High: 6}, 120, "?"},
+	} {
+		if got := tc.s.Spread(); math.Abs(got-tc.want) > 1e-9 && !(math.IsInf(got, 1) && math.IsInf(tc.want, 1)) {
+			t.Errorf("%+v.Spread() = %v, want %v", tc.s, got, tc.want)
+		}
+		if got := pctRange(&tc.s); got != tc.cell {
+			t.Errorf("pctRange(%+v) = %q, want %q", tc.s, got, tc.cell)
+		}
 	}
 }

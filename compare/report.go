@@ -1,6 +1,11 @@
 package compare
 
-import "github.com/natsbench/natsbench-action/outcome"
+import (
+	"math"
+	"strings"
+
+	"github.com/natsbench/natsbench-action/outcome"
+)
 
 // Schema identifies the report.json format.
 const Schema = "natsbench/report/v1"
@@ -73,9 +78,55 @@ type Row struct {
 	PValue    *float64 `json:"p_value"`
 	PAdjusted *float64 `json:"p_adjusted"`
 	Verdict   Verdict  `json:"verdict"`
-	// Note explains a verdict that is not what the numbers alone suggest
-	// (too few samples, noise wider than the threshold, failed on head).
+	// Reason is why the row got its verdict when the numbers alone don't
+	// say (too few samples, noise wider than the threshold, a failure);
+	// renderers switch on it. report.json carries it as the first words
+	// of Note.
+	Reason Reason `json:"-"`
+	// Note explains the reason to a reader, with its figures.
 	Note string `json:"note,omitempty"`
+}
+
+// Reason says why a row got its verdict when the numbers alone don't
+// tell. Its value is also the start of the row's note in report.json.
+type Reason string
+
+// The reasons a row can carry.
+const (
+	// NoReason: the verdict is what the figures say.
+	NoReason Reason = ""
+	// Exact: a deterministic unit (every sample equal on each side)
+	// decided without a test.
+	Exact Reason = "exact"
+	// TooFewSamples: the test could never reach significance with this
+	// many runs, so the row stays unchanged without a verdict.
+	TooFewSamples Reason = "too few samples"
+	// Noisy: not significant, with a confidence interval wider than the
+	// threshold, so a change of that size could go unseen.
+	Noisy Reason = "noisy"
+	// BelowThreshold: significant, but smaller than the threshold.
+	BelowThreshold Reason = "significant but smaller"
+	// FailedRun: the benchmark failed or its package did not build on a
+	// side.
+	FailedRun Reason = "failed"
+)
+
+// Inconclusive reports whether a row with this reason could not be
+// decided: a reviewer should not read its "unchanged" as a green light.
+func (r Reason) Inconclusive() bool { return r == TooFewSamples || r == Noisy }
+
+// reasonOf recovers a row's reason from report.json, where v1 writes it
+// as the first words of the note.
+func reasonOf(v Verdict, note string) Reason {
+	if v == Failed {
+		return FailedRun
+	}
+	for _, r := range []Reason{Exact, TooFewSamples, Noisy, BelowThreshold} {
+		if strings.HasPrefix(note, string(r)) {
+			return r
+		}
+	}
+	return NoReason
 }
 
 // Summary is benchmath's summary of one side's sample.
@@ -84,4 +135,18 @@ type Summary struct {
 	Center float64 `json:"center"`
 	Low    float64 `json:"low"`
 	High   float64 `json:"high"`
+}
+
+// Spread is the confidence interval's wider half as a percentage of the
+// center: benchstat's "±". It is +Inf when the interval is unbounded (too
+// few samples for one) and 0 when the center is 0. The noise check and the
+// tables both use it.
+func (s *Summary) Spread() float64 {
+	switch {
+	case math.IsInf(s.Low, 0) || math.IsInf(s.High, 0):
+		return math.Inf(1)
+	case s.Center == 0:
+		return 0
+	}
+	return math.Abs(100 * math.Max(s.High/s.Center-1, 1-s.Low/s.Center))
 }

@@ -25,13 +25,15 @@ func decide(w *work, opt Options, ws *warnSet) {
 		// any difference is real, however small; there is nothing to test.
 		changed = w.Base.Center != w.Head.Center
 		if changed {
-			w.Note = "exact: every sample is the same on each side"
+			w.Reason = Exact
+			w.Note = string(Exact) + ": every sample is the same on each side"
 		}
 	} else {
 		n1, n2 := len(w.baseVals), len(w.headVals)
 		if minP := minPValue(n1, n2); minP > opt.Alpha {
 			w.Verdict = Unchanged
-			w.Note = fmt.Sprintf("too few samples: with n=%d+%d the smallest possible p is %.3g > α %g", n1, n2, minP, opt.Alpha)
+			w.Reason = TooFewSamples
+			w.Note = fmt.Sprintf(string(TooFewSamples)+": with n=%d+%d the smallest possible p is %.3g > α %g", n1, n2, minP, opt.Alpha)
 			ws.add(fmt.Sprintf("too few samples to ever reach significance at α %g (need at least %d runs per side); no verdict", opt.Alpha, samplesNeeded(opt.Alpha)), w.label())
 			return
 		}
@@ -40,10 +42,12 @@ func decide(w *work, opt Options, ws *warnSet) {
 		changed = sig && big
 		switch {
 		case sig && !big:
-			w.Note = fmt.Sprintf("significant but smaller than the %g%% threshold", opt.Threshold)
+			w.Reason = BelowThreshold
+			w.Note = fmt.Sprintf(string(BelowThreshold)+" than the %g%% threshold", opt.Threshold)
 		case !sig:
 			if noise := noisePct(w.Base, w.Head); noise > opt.Threshold {
-				w.Note = fmt.Sprintf("noisy: confidence interval ±%.0f%% is wider than the %g%% threshold", noise, opt.Threshold)
+				w.Reason = Noisy
+				w.Note = fmt.Sprintf(string(Noisy)+": confidence interval ±%.0f%% is wider than the %g%% threshold", noise, opt.Threshold)
 				ws.add(fmt.Sprintf("noise wider than the %g%% threshold: a change of that size could go unseen", opt.Threshold), w.label())
 			}
 		}
@@ -82,17 +86,17 @@ func samplesNeeded(alpha float64) int {
 	return n
 }
 
-// noisePct is the wider of the two sides' confidence intervals, as a
-// percentage of the center (benchstat's "±" column). Unbounded intervals
-// (too few samples for a CI) and zero centers are not noise and give 0.
+// noisePct is the wider Spread of the two sides. Unbounded intervals (too
+// few samples for a CI) are not noise and count as 0.
 func noisePct(ss ...*Summary) float64 {
 	var worst float64
 	for _, s := range ss {
-		if s == nil || s.Center == 0 || math.IsInf(s.Low, 0) || math.IsInf(s.High, 0) {
+		if s == nil {
 			continue
 		}
-		v := 100 * math.Max(s.High/s.Center-1, 1-s.Low/s.Center)
-		worst = math.Max(worst, math.Abs(v))
+		if v := s.Spread(); !math.IsInf(v, 0) {
+			worst = math.Max(worst, v)
+		}
 	}
 	return worst
 }
@@ -107,7 +111,7 @@ func applyFailures(rows []*work, fs []outcome.Failure, bs []outcome.BuildError) 
 			w.Note = joinNote(w.Note, note)
 			return
 		}
-		w := &work{Row: Row{Package: pkg, Name: name, Verdict: Failed, Note: note}}
+		w := &work{Row: Row{Package: pkg, Name: name, Verdict: Failed, Reason: FailedRun, Note: note}}
 		extra[k] = w
 		rows = append(rows, w)
 	}
@@ -157,6 +161,7 @@ func applyFailures(rows []*work, fs []outcome.Failure, bs []outcome.BuildError) 
 
 func markFailed(w *work, note string) {
 	w.Verdict = Failed
+	w.Reason = FailedRun
 	w.PAdjusted = nil
 	w.Note = joinNote(w.Note, note)
 }
