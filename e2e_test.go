@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,8 +22,10 @@ import (
 // The end-to-end test runs the built action binary as GitHub runs a
 // container action: INPUT_* and GITHUB_* variables, an event file, and
 // GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files, against a fixture
-// repository made here and a fake GitHub API. One binary and one fixture
-// serve every subtest; the subtests run in order and build on each other.
+// repository made here and a fake GitHub API. One binary, one fixture and
+// one fake API serve every subtest, each made on first use; every subtest
+// makes what else it needs, so that each one runs alone
+// (go test -run 'TestAction/post').
 
 const (
 	owner, repo = "octo", "fixture"
@@ -93,39 +96,29 @@ func BENCH_Same(b *testing.B) {
 }
 `
 
-func newFixture(t *testing.T) fixture {
+func newFixture(t *testing.T, tmp string) fixture {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "workspace")
-	write := func(name, data string) {
-		t.Helper()
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := filepath.Join(tmp, "workspace")
 	// The module sits in a subdirectory, as in a monorepo: the action
 	// finds it through working-directory, relative to GITHUB_WORKSPACE.
-	write("README", "fixture\n")
-	write("mod/go.mod", "module example.com/fixture\n\ngo 1.26\n")
 	// BENCH_ keeps "func Benchmark" out of this file, which would make
 	// the runner take this package for one with benchmarks.
-	write("mod/bench_test.go", strings.ReplaceAll(fixtureBench, "BENCH_", "Benchmark"))
-	write("mod/sizes.go", "package fixture\n\nconst (\n\tslowN, slowBytes = 1000, 64\n\tfastN, fastBytes = 4000, 512\n)\n")
-	gittest.Must(t, dir, "init", "-q", "-b", "main")
-	gittest.Must(t, dir, "add", ".")
-	gittest.Must(t, dir, "commit", "-q", "-m", "base")
-	base := gittest.Must(t, dir, "rev-parse", "HEAD")
-	write("mod/sizes.go", "package fixture\n\nconst (\n\tslowN, slowBytes = 4000, 128\n\tfastN, fastBytes = 500, 64\n)\n")
-	gittest.Must(t, dir, "commit", "-q", "-am", "head: Slower four times slower, Faster eight times faster")
-	return fixture{dir: dir, base: base, head: gittest.Must(t, dir, "rev-parse", "HEAD")}
+	base := gittest.MustCommit(t, dir, map[string]string{
+		"README":            "fixture\n",
+		"mod/go.mod":        "module example.com/fixture\n\ngo 1.26\n",
+		"mod/bench_test.go": strings.ReplaceAll(fixtureBench, "BENCH_", "Benchmark"),
+		"mod/sizes.go":      "package fixture\n\nconst (\n\tslowN, slowBytes = 1000, 64\n\tfastN, fastBytes = 4000, 512\n)\n",
+	}, "base")
+	head := gittest.MustCommit(t, dir, map[string]string{
+		"mod/sizes.go": "package fixture\n\nconst (\n\tslowN, slowBytes = 4000, 128\n\tfastN, fastBytes = 500, 64\n)\n",
+	}, "head: Slower four times slower, Faster eight times faster")
+	return fixture{dir: dir, base: base, head: head}
 }
 
-// buildAction builds the binary with the Dockerfile's recipe.
-func buildAction(t *testing.T) string {
+// buildAction builds the binary with the Dockerfile's recipe, into tmp.
+func buildAction(t *testing.T, tmp string) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "natsbench")
+	bin := filepath.Join(tmp, "natsbench")
 	out, err := exec.Command("bash", "scripts/build.sh", bin).CombinedOutput()
 	if err != nil {
 		t.Fatalf("scripts/build.sh: %v\n%s", err, out)
@@ -351,18 +344,80 @@ func prEvent(number int, baseSHA string) string {
 	return fmt.Sprintf(`{"action": "synchronize", "number": %d, "pull_request": {"number": %[1]d, "base": {"ref": "main", "sha": %q}, "head": {"ref": "feature"}}}`, number, baseSHA)
 }
 
-func TestAction(t *testing.T) {
-	bin := buildAction(t)
-	fx := newFixture(t)
-	gh := githubtest.New(t)
-	token := gh.Token()
-	resultsDir := filepath.Join(fx.dir, "natsbench-results")
-	const key = "<!-- natsbench-action:key=benchmarks/bench -->"
+// suite holds what the subtests share, each part made on first use by
+// whichever subtest needs it first.
+type suite struct {
+	root *testing.T // owns the shared temporary directories
+	gh   *githubtest.Server
 
-	var first string // the comment's URL
-	saved := t.TempDir()
+	binOnce, fxOnce, firstOnce sync.Once
+	bin                        string
+	fx                         fixture
+	first                      run    // the first pull request run
+	saved                      string // its base.txt and head.txt
+	firstErr                   string
+}
+
+// binary is the action, built once.
+func (s *suite) binary(t *testing.T) string {
+	t.Helper()
+	s.binOnce.Do(func() { s.bin = buildAction(t, s.root.TempDir()) })
+	if s.bin == "" {
+		t.Fatal("the action binary was not built")
+	}
+	return s.bin
+}
+
+// fixture is the fixture repository, made once.
+func (s *suite) fixture(t *testing.T) fixture {
+	t.Helper()
+	s.fxOnce.Do(func() { s.fx = newFixture(t, s.root.TempDir()) })
+	if s.fx.head == "" {
+		t.Fatal("the fixture repository was not made")
+	}
+	return s.fx
+}
+
+// firstRun is the pull request run that the comment and local compare
+// subtests build on, run once: by its own subtest in a full run, else by
+// the first subtest that needs it. Its raw results are kept in s.saved.
+func (s *suite) firstRun(t *testing.T) run {
+	t.Helper()
+	s.firstOnce.Do(func() {
+		s.firstErr = "it stopped early"
+		fx := s.fixture(t)
+		s.first = runAction(t, s.binary(t), fx.dir, s.gh.URL(), "pull_request", prEvent(1, fx.base), actionInputs(s.gh.Token()))
+		s.saved = s.root.TempDir()
+		for _, f := range []string{"base.txt", "head.txt"} {
+			data, err := os.ReadFile(filepath.Join(fx.dir, "natsbench-results", f))
+			if err != nil {
+				s.firstErr = err.Error()
+				return
+			}
+			if err := os.WriteFile(filepath.Join(s.saved, f), data, 0o644); err != nil {
+				s.firstErr = err.Error()
+				return
+			}
+		}
+		s.firstErr = ""
+	})
+	if s.firstErr != "" {
+		t.Fatalf("the first pull request run: %s", s.firstErr)
+	}
+	return s.first
+}
+
+const key = "<!-- natsbench-action:key=benchmarks/bench -->"
+
+func TestAction(t *testing.T) {
+	s := &suite{root: t, gh: githubtest.New(t)}
+	gh := s.gh
+	token := gh.Token()
+
 	t.Run("pull request comments", func(t *testing.T) {
-		r := runAction(t, bin, fx.dir, gh.URL(), "pull_request", prEvent(1, fx.base), actionInputs(token))
+		fx := s.fixture(t)
+		resultsDir := filepath.Join(fx.dir, "natsbench-results")
+		r := s.firstRun(t)
 		r.wantCode(t, 0)
 		if r.outputs["report-json"] != "natsbench-results/report.json" || r.outputs["report-markdown"] != "natsbench-results/report.md" {
 			t.Errorf("report paths %q, %q: want them relative to the workspace", r.outputs["report-json"], r.outputs["report-markdown"])
@@ -370,6 +425,9 @@ func TestAction(t *testing.T) {
 		rep := readReport(t, filepath.Join(fx.dir, r.outputs["report-json"]))
 		if rep.Base.SHA != fx.base || rep.Head.SHA != fx.head {
 			t.Errorf("compared %s with %s, want base %s head %s", rep.Head.SHA, rep.Base.SHA, fx.base, fx.head)
+		}
+		if rep.RunURL != runURL || rep.Extra["pr_number"] != "1" {
+			t.Errorf("report run_url %q, extra %v: want the run and PR 1", rep.RunURL, rep.Extra)
 		}
 		wantVerdicts(t, rep)
 		if got, want := r.outputs["regressions"], fmt.Sprint(rep.Summary[compare.Regression]); got != want || got == "0" {
@@ -396,31 +454,22 @@ func TestAction(t *testing.T) {
 		if !strings.HasPrefix(cs[0].Body, key) || !strings.Contains(cs[0].Body, runURL) || !strings.Contains(cs[0].Body, "Slower") {
 			t.Errorf("comment body:\n%s", cs[0].Body)
 		}
-		first = r.outputs["comment-url"]
-		if first != cs[0].HTMLURL() {
-			t.Errorf("output comment-url = %q, want %q", first, cs[0].HTMLURL())
+		if got := r.outputs["comment-url"]; got != cs[0].HTMLURL() {
+			t.Errorf("output comment-url = %q, want %q", got, cs[0].HTMLURL())
 		}
 		r.noToken(t, token, resultsDir)
-		// Keep the first run's raw results for the tests that read them back.
-		for _, f := range []string{"base.txt", "head.txt"} {
-			data, err := os.ReadFile(filepath.Join(resultsDir, f))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(saved, f), data, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
 	})
 
 	t.Run("second run on a flaky API updates in place", func(t *testing.T) {
+		fx := s.fixture(t)
+		first := s.firstRun(t).outputs["comment-url"]
 		gh.AddComments(owner, repo, 1, 120, "unrelated chatter") // the sticky one is now on page 1 of 2
 		gh.ResetCalls()
 		gh.SecondaryRateLimit(1, 1)
 		gh.FailNext(1, 502)
 		in := actionInputs(token)
 		in["bench"] = "Slower"
-		r := runAction(t, bin, fx.dir, gh.URL(), "pull_request", prEvent(1, fx.base), in)
+		r := runAction(t, s.binary(t), fx.dir, gh.URL(), "pull_request", prEvent(1, fx.base), in)
 		r.wantCode(t, 0)
 		var ours []githubtest.Comment
 		for _, c := range gh.CommentsOn(owner, repo, 1) {
@@ -440,27 +489,29 @@ func TestAction(t *testing.T) {
 		if strings.Contains(ours[0].Body, "Faster") {
 			t.Error("the comment still shows the first run's report")
 		}
-		r.noToken(t, token, resultsDir)
+		r.noToken(t, token, filepath.Join(fx.dir, "natsbench-results"))
 	})
 
 	t.Run("local compare of the raw results", func(t *testing.T) {
-		out, err := exec.Command(bin, "compare", "-json", filepath.Join(saved, "report.json"),
-			filepath.Join(saved, "base.txt"), filepath.Join(saved, "head.txt")).Output()
+		s.firstRun(t)
+		out, err := exec.Command(s.binary(t), "compare", "-json", filepath.Join(s.saved, "report.json"),
+			filepath.Join(s.saved, "base.txt"), filepath.Join(s.saved, "head.txt")).Output()
 		if err != nil {
 			t.Fatalf("compare: %v", err)
 		}
 		if !strings.HasPrefix(string(out), compare.Marker) || !strings.Contains(string(out), "Slower") {
 			t.Errorf("compare printed:\n%s", out)
 		}
-		wantVerdicts(t, readReport(t, filepath.Join(saved, "report.json")))
+		wantVerdicts(t, readReport(t, filepath.Join(s.saved, "report.json")))
 	})
 
 	t.Run("fork token gets a warning, exit 0", func(t *testing.T) {
+		fx := s.fixture(t)
 		gh.Forbidden(true)
 		defer gh.Forbidden(false)
 		in := actionInputs(token)
 		in["bench"], in["count"], in["benchtime"] = "Same", "1", "1x"
-		r := runAction(t, bin, fx.dir, gh.URL(), "pull_request", prEvent(2, fx.base), in)
+		r := runAction(t, s.binary(t), fx.dir, gh.URL(), "pull_request", prEvent(2, fx.base), in)
 		r.wantCode(t, 0)
 		if !strings.Contains(r.stdout, "::warning::") || !strings.Contains(r.stdout, "workflow_run") {
 			t.Errorf("no warning with the fork advice on stdout")
@@ -474,7 +525,7 @@ func TestAction(t *testing.T) {
 		if r.outputs["comment-url"] != "" {
 			t.Errorf("comment-url = %q, want empty", r.outputs["comment-url"])
 		}
-		r.noToken(t, token, resultsDir)
+		r.noToken(t, token, filepath.Join(fx.dir, "natsbench-results"))
 	})
 
 	t.Run("bad inputs fail clearly", func(t *testing.T) {
@@ -487,7 +538,7 @@ func TestAction(t *testing.T) {
 				gh.ResetCalls()
 				in := actionInputs(token)
 				in[tc.input] = tc.value
-				r := runAction(t, bin, fx.dir, gh.URL(), "pull_request", prEvent(1, fx.base), in)
+				r := runAction(t, s.binary(t), t.TempDir(), gh.URL(), "pull_request", prEvent(1, "0123"), in)
 				r.wantCode(t, 1)
 				if !strings.Contains(r.stdout, "::error::") || !strings.Contains(r.stdout, tc.want) {
 					t.Errorf("stdout lacks an ::error:: with %q", tc.want)
@@ -503,14 +554,10 @@ func TestAction(t *testing.T) {
 	// The two-workflow pattern's second half: a workflow_run for a fork's
 	// PR (GitHub gives no pull_requests) posts the downloaded report.
 	t.Run("post mode", func(t *testing.T) {
-		art := filepath.Join(fx.dir, "artifact")
-		if err := os.MkdirAll(art, 0o755); err != nil {
-			t.Fatal(err)
-		}
+		workspace := t.TempDir()
+		art := filepath.Join(workspace, "artifact")
 		// A report from the pull_request workflow carries its PR number.
-		rep := readReport(t, filepath.Join(saved, "report.json"))
-		rep.Extra = map[string]string{"pr_number": "3"}
-		writeReport(t, filepath.Join(art, "report.json"), rep)
+		writeReport(t, filepath.Join(art, "report.json"), regressedReport(t, 3))
 		// A tampered report.md in the artifact is never posted.
 		os.WriteFile(filepath.Join(art, "report.md"), []byte("<img src=x onerror=alert(1)> @everyone"), 0o644)
 
@@ -518,7 +565,7 @@ func TestAction(t *testing.T) {
 		in := actionInputs(token)
 		in["mode"], in["report"] = "post", "artifact"
 		in["fail-on-regression"] = "true"
-		r := runAction(t, bin, fx.dir, gh.URL(), "workflow_run", payload, in)
+		r := runAction(t, s.binary(t), workspace, gh.URL(), "workflow_run", payload, in)
 		r.wantCode(t, 1) // fail-on-regression, and the report has regressions
 		cs := gh.CommentsOn(owner, repo, 3)
 		if len(cs) != 1 {
@@ -535,16 +582,16 @@ func TestAction(t *testing.T) {
 
 	t.Run("post mode keeps a huge report under GitHub's limit", func(t *testing.T) {
 		gh.ResetCalls()
-		path := filepath.Join(t.TempDir(), "report.json")
-		huge := hugeReport(t)
-		huge.Extra = map[string]string{"pr_number": "4"}
+		workspace := t.TempDir()
+		path := filepath.Join(workspace, "report.json")
+		huge := hugeReport(t, 4)
 		writeReport(t, path, huge)
 		if n := len(compare.Markdown(huge, compare.MarkdownOptions{})); n <= githubtest.MaxBody {
 			t.Fatalf("the huge report is only %d bytes", n)
 		}
 		in := actionInputs(token)
 		in["mode"], in["report"] = "post", path
-		r := runAction(t, bin, fx.dir, gh.URL(), "workflow_run", `{"workflow_run": {}}`, in)
+		r := runAction(t, s.binary(t), workspace, gh.URL(), "workflow_run", `{"workflow_run": {}}`, in)
 		r.wantCode(t, 0)
 		cs := gh.CommentsOn(owner, repo, 4)
 		if len(cs) != 1 {
@@ -559,11 +606,13 @@ func TestAction(t *testing.T) {
 	})
 
 	t.Run("API down for good: warning, exit 0", func(t *testing.T) {
+		workspace := t.TempDir()
+		writeReport(t, filepath.Join(workspace, "artifact", "report.json"), regressedReport(t, 3))
 		gh.FailNext(100, 502)
 		defer gh.FailNext(0, 0)
 		in := actionInputs(token)
 		in["mode"], in["report"] = "post", "artifact"
-		r := runAction(t, bin, fx.dir, gh.URL(), "workflow_run", `{"workflow_run": {"pull_requests": [{"number": 3}]}}`, in)
+		r := runAction(t, s.binary(t), workspace, gh.URL(), "workflow_run", `{"workflow_run": {"pull_requests": [{"number": 3}]}}`, in)
 		r.wantCode(t, 0)
 		if !strings.Contains(r.stdout, "::warning::no comment") {
 			t.Error("no warning about the comment")
@@ -572,7 +621,8 @@ func TestAction(t *testing.T) {
 	})
 
 	t.Run("local run", func(t *testing.T) {
-		cmd := exec.Command(bin, "-count", "1", "-benchtime", "1x", "-bench", "Same", "-output-dir", filepath.Join(t.TempDir(), "out"))
+		fx := s.fixture(t)
+		cmd := exec.Command(s.binary(t), "-count", "1", "-benchtime", "1x", "-bench", "Same", "-output-dir", filepath.Join(t.TempDir(), "out"))
 		cmd.Dir = filepath.Join(fx.dir, "mod")
 		cmd.Env = baseEnv()
 		var stdout, stderr bytes.Buffer
@@ -589,8 +639,31 @@ func TestAction(t *testing.T) {
 	})
 }
 
+// regressedReport is a small report for pull request pr, as the
+// pull_request workflow makes it: one benchmark allocates twice the bytes
+// (a regression however noisy the machine), one half.
+func regressedReport(t *testing.T, pr int) *compare.Report {
+	t.Helper()
+	var base, head bytes.Buffer
+	for _, w := range []*bytes.Buffer{&base, &head} {
+		fmt.Fprintln(w, "goos: linux\ngoarch: amd64\npkg: example.com/fixture")
+	}
+	for i := range 6 {
+		fmt.Fprintf(&base, "BenchmarkSlower-8 1000 %d ns/op 64 B/op\nBenchmarkFaster-8 1000 %d ns/op 512 B/op\n", 1000+i, 4000+i)
+		fmt.Fprintf(&head, "BenchmarkSlower-8 1000 %d ns/op 128 B/op\nBenchmarkFaster-8 1000 %d ns/op 64 B/op\n", 4000+i, 500+i)
+	}
+	r, err := compare.Compute(compare.Input{Base: base.Bytes(), Head: head.Bytes(), BaseName: "base.txt", HeadName: "head.txt", PR: pr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 func writeReport(t *testing.T, path string, r *compare.Report) {
 	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	var b bytes.Buffer
 	if err := compare.WriteJSON(&b, r); err != nil {
 		t.Fatal(err)
@@ -601,8 +674,8 @@ func writeReport(t *testing.T, path string, r *compare.Report) {
 }
 
 // hugeReport compares 1500 benchmarks that all changed, so that the full
-// markdown is far over GitHub's comment limit.
-func hugeReport(t *testing.T) *compare.Report {
+// markdown is far over GitHub's comment limit, for pull request pr.
+func hugeReport(t *testing.T, pr int) *compare.Report {
 	t.Helper()
 	var base, head bytes.Buffer
 	for _, w := range []*bytes.Buffer{&base, &head} {
@@ -615,7 +688,7 @@ func hugeReport(t *testing.T) *compare.Report {
 			fmt.Fprintf(&head, "BenchmarkBench%04d/case=some-long-sub-benchmark-name-%d-8 1000 %d ns/op\n", i, i, 4000-i+run)
 		}
 	}
-	r, err := compare.Compute(compare.Input{Base: base.Bytes(), Head: head.Bytes(), BaseName: "base.txt", HeadName: "head.txt"})
+	r, err := compare.Compute(compare.Input{Base: base.Bytes(), Head: head.Bytes(), BaseName: "base.txt", HeadName: "head.txt", PR: pr})
 	if err != nil {
 		t.Fatal(err)
 	}

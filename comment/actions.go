@@ -29,13 +29,17 @@ type Outputs struct {
 	CommentURL                 string // empty when no comment was posted
 }
 
-// WriteSummary appends markdown to the job summary (GITHUB_STEP_SUMMARY),
-// cut to GitHub's MaxSummary so the runner does not drop it.
+// WriteSummary appends markdown to the job summary (GITHUB_STEP_SUMMARY).
+// The caller fits it to MaxSummary-1 bytes (the runner drops a larger
+// summary); a longer one is an error and is not written.
 func WriteSummary(a *githubactions.Action, markdown string) error {
 	if a.Getenv("GITHUB_STEP_SUMMARY") == "" {
 		return fmt.Errorf("writing job summary: GITHUB_STEP_SUMMARY is unset: %w", ErrNoEnvFile)
 	}
-	if err := fileCommand(func() { a.AddStepSummary(FitBody(markdown, MaxSummary-1)) }); err != nil {
+	if len(markdown) >= MaxSummary {
+		return fmt.Errorf("writing job summary: %d bytes, over GitHub's %d", len(markdown), MaxSummary-1)
+	}
+	if err := fileCommand(func() { a.AddStepSummary(markdown) }); err != nil {
 		return fmt.Errorf("writing job summary: %w", err)
 	}
 	return nil

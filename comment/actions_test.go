@@ -71,10 +71,13 @@ func TestSetOutputsAndSummary(t *testing.T) {
 	}
 }
 
-func TestSummaryIsCutToGitHubsLimit(t *testing.T) {
+func TestSummaryOverGitHubsLimitIsRefused(t *testing.T) {
 	sumFile := filepath.Join(t.TempDir(), "summary")
 	a, _ := newAction(t, map[string]string{"GITHUB_STEP_SUMMARY": sumFile})
-	if err := comment.WriteSummary(a, strings.Repeat("| x | y |\n", 200000)); err != nil {
+	if err := comment.WriteSummary(a, strings.Repeat("x", comment.MaxSummary)); err == nil {
+		t.Fatal("a summary of MaxSummary bytes was accepted")
+	}
+	if err := comment.WriteSummary(a, strings.Repeat("x", comment.MaxSummary-1)); err != nil {
 		t.Fatal(err)
 	}
 	fi, err := os.Stat(sumFile)

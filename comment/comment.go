@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-github/v60/github"
 )
@@ -192,25 +193,25 @@ func sanitizeKey(key string) string {
 	return s
 }
 
-// withMarker fits body into the comment limit and puts the key marker first.
-func withMarker(marker, body string, limit int) string {
+// withMarker puts the key marker first.
+func withMarker(marker, body string) string {
 	body = strings.Replace(body, marker+"\n", "", 1)
-	return marker + "\n" + FitBody(body, limit-len(marker)-1)
+	return marker + "\n" + body
 }
-
-// hardLimit is the size of the second try after GitHub refused a fitted
-// body as too long (it counts differently from us in some corner).
-const hardLimit = MaxBody / 2
 
 // Upsert makes sure the pull request t has exactly one comment for key with
 // the given body: it edits the newest comment carrying KeyMarker(key) in
-// place, or creates one. The body is cut to fit MaxBody if needed. It
-// returns the comment's html_url.
+// place, or creates one. The body must fit BodyLimit(key): a longer one is
+// an error, before any call. It returns the comment's html_url.
 func (g *GitHub) Upsert(ctx context.Context, t Target, key, body string) (string, error) {
 	if t.Owner == "" || t.Repo == "" || t.Number <= 0 {
 		return "", fmt.Errorf("upserting comment: invalid target %q: want owner, repo and a positive number", t.String())
 	}
 	marker := KeyMarker(key)
+	full := withMarker(marker, body)
+	if n := utf8.RuneCountInString(full); n > MaxBody {
+		return "", fmt.Errorf("upserting comment: the body with its marker has %d characters, over GitHub's %d: fit it to BodyLimit", n, MaxBody)
+	}
 	left := g.MaxWait
 	if left <= 0 {
 		left = DefaultMaxWait
@@ -263,11 +264,7 @@ func (g *GitHub) Upsert(ctx context.Context, t Target, key, body string) (string
 		}
 		return out, nil
 	}
-	full := withMarker(marker, body, MaxBody)
 	out, err := write(full)
-	if status(err) == http.StatusUnprocessableEntity && len(full) > hardLimit {
-		out, err = write(withMarker(marker, body, hardLimit))
-	}
 	if err != nil {
 		return "", g.clean(err)
 	}
@@ -331,12 +328,3 @@ type redacted struct {
 
 func (r *redacted) Error() string { return r.msg }
 func (r *redacted) Unwrap() error { return r.err }
-
-// status returns the HTTP status of a go-github error, or 0.
-func status(err error) int {
-	var er *github.ErrorResponse
-	if errors.As(err, &er) && er.Response != nil {
-		return er.Response.StatusCode
-	}
-	return 0
-}

@@ -69,6 +69,9 @@ type Input struct {
 	Hotspots    []outcome.Hotspot
 	// Command reproduces the run locally; RunURL links to the CI run.
 	Command, RunURL string
+	// PR is the pull request the run measured, 0 for none. The report
+	// records it as extra.pr_number.
+	PR int
 }
 
 // cell accumulates one (package, benchmark, unit) sample of one side.
@@ -245,6 +248,9 @@ func Compute(in Input) (*Report, error) {
 		Warnings:    []string{},
 	}
 	rep.Config.Alpha, rep.Config.Threshold = opt.Alpha, opt.Threshold
+	if in.PR > 0 {
+		rep.Extra = map[string]string{"pr_number": strconv.Itoa(in.PR)}
+	}
 	rep.Warnings = append(rep.Warnings, base.warnings...)
 	rep.Warnings = append(rep.Warnings, head.warnings...)
 	if b, h := base.env, head.env; b.CPU != "" && h.CPU != "" && b.CPU != h.CPU || b.GOARCH != "" && h.GOARCH != "" && b.GOARCH != h.GOARCH {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/perf/benchunit"
 
@@ -20,14 +21,17 @@ const Marker = "<!-- natsbench-action -->"
 
 // MarkdownOptions tune Markdown.
 type MarkdownOptions struct {
-	// MaxBytes bounds the output (GitHub comments hold 65536 characters);
-	// 0 means unlimited. Detail is cut to fit, in this order: the folded
-	// table of other results and the warnings, the hotspots, the
-	// environment and reproduce command, failure output, and then rows of
-	// the significant table ("…and N more"). The marker, the verdict line
-	// and the link to the run are always kept.
+	// MaxBytes bounds the output in bytes, which are never fewer than
+	// characters; 0 means unlimited. This is the one place where a report
+	// is fitted to a target's size (a comment, a job summary). Detail is
+	// cut to fit, in this order: the folded table of other results and
+	// the warnings, the hotspots, the environment and reproduce command,
+	// failure output, and then rows of the significant table ("…and N
+	// more"). The marker, the verdict line and the link to the run are
+	// kept whenever they fit at all.
 	MaxBytes int
-	// RunURL links to the full run; empty means Report.RunURL.
+	// RunURL links to the full run; empty means Report.RunURL. Post mode
+	// sets it: its report was made by another run.
 	RunURL string
 }
 
@@ -75,7 +79,24 @@ func Markdown(r *Report, opt MarkdownOptions) string {
 		// Only if MaxBytes is smaller than the verdict and the run link.
 		doc.failures = ""
 	}
+	if s := doc.String(); len(s) > opt.MaxBytes {
+		// Smaller than the marker and the verdict: a plain cut, which
+		// keeps the promise of the limit.
+		return cutRunes(s, opt.MaxBytes)
+	}
 	return doc.String()
+}
+
+// cutRunes returns the longest prefix of s of at most n bytes that does
+// not split a UTF-8 sequence.
+func cutRunes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // mdDoc is the rendered report in sections, so that detail can be cut.

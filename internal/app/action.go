@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,48 +15,40 @@ import (
 	"github.com/natsbench/natsbench-action/compare"
 )
 
-// commentMargin keeps the comment body clear of GitHub's limit after the
-// comment package adds its key marker.
-const commentMargin = 1024
-
-// ghEnv is what the action reads from the GITHUB_* variables, all in
-// one place.
+// ghEnv is the run's context as go-githubactions reads it from the
+// GITHUB_* variables.
 type ghEnv struct {
-	Workspace  string // the checkout; relative paths are relative to it
-	EventName  string
-	EventPath  string
-	Repository string // owner/name
-	APIURL     string
-	ServerURL  string
-	RunID      string
-	Workflow   string
-	Job        string
+	*githubactions.GitHubContext
 }
 
-func readGHEnv(getenv func(string) string) ghEnv {
-	return ghEnv{
-		Workspace:  getenv("GITHUB_WORKSPACE"),
-		EventName:  getenv("GITHUB_EVENT_NAME"),
-		EventPath:  getenv("GITHUB_EVENT_PATH"),
-		Repository: getenv("GITHUB_REPOSITORY"),
-		APIURL:     getenv("GITHUB_API_URL"),
-		ServerURL:  getenv("GITHUB_SERVER_URL"),
-		RunID:      getenv("GITHUB_RUN_ID"),
-		Workflow:   getenv("GITHUB_WORKFLOW"),
-		Job:        getenv("GITHUB_JOB"),
+// readContext reads the GITHUB_* variables through go-githubactions.
+// The event payload is left to readEvent, which decodes it once into
+// go-github's types: Context would read it a second time, whole, into a
+// map, and fail entirely on a payload it cannot decode.
+func readContext(getenv func(string) string) (ghEnv, error) {
+	noEvent := func(k string) string {
+		if k == "GITHUB_EVENT_PATH" {
+			return ""
+		}
+		return getenv(k)
 	}
+	c, err := githubactions.New(githubactions.WithGetenv(noEvent)).Context()
+	if c == nil {
+		c = &githubactions.GitHubContext{}
+	}
+	c.EventPath = getenv("GITHUB_EVENT_PATH")
+	if err != nil {
+		return ghEnv{c}, fmt.Errorf("reading the GITHUB_* variables: %w", err)
+	}
+	return ghEnv{c}, nil
 }
 
 // runURL is the page of this workflow run, linked from the comment.
 func (e ghEnv) runURL() string {
-	if e.Repository == "" || e.RunID == "" {
+	if e.Repository == "" || e.RunID == 0 {
 		return ""
 	}
-	server := e.ServerURL
-	if server == "" {
-		server = "https://github.com"
-	}
-	return strings.TrimRight(server, "/") + "/" + e.Repository + "/actions/runs/" + e.RunID
+	return strings.TrimRight(e.ServerURL, "/") + "/" + e.Repository + "/actions/runs/" + strconv.FormatInt(e.RunID, 10)
 }
 
 // path resolves p against the workspace, where actions/checkout and
@@ -73,7 +64,7 @@ func (e ghEnv) path(p string) string {
 // sees the workspace at another path than later steps on the host do, so
 // only a relative path means the same file to both.
 func (e ghEnv) display(p string) string {
-	if e.Workspace == "" {
+	if e.Workspace == "" || p == "" {
 		return p
 	}
 	if rel, err := filepath.Rel(e.Workspace, p); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
@@ -94,7 +85,10 @@ func runAction(ctx context.Context, getenv func(string) string, stdout io.Writer
 		a.Errorf("invalid configuration: %v", err)
 		return fmt.Errorf("invalid configuration: %w", err)
 	}
-	env := readGHEnv(getenv)
+	env, err := readContext(getenv)
+	if err != nil {
+		a.Warningf("%v", err)
+	}
 	ev, err := readEvent(env.EventName, env.EventPath)
 	if err != nil {
 		// The report is still worth making without the event's baseline.
@@ -119,7 +113,12 @@ func runAction(ctx context.Context, getenv func(string) string, stdout io.Writer
 	a.EndGroup()
 
 	a.Group("Benchmarks")
-	r, err := benchmark(ctx, cfg, dir, baseline, stdout)
+	l := links{RunURL: env.runURL()}
+	if ev.isPR() {
+		// The report names its pull request, for whoever reads the artifact.
+		l.PR = ev.PR
+	}
+	r, err := benchmark(ctx, cfg, dir, baseline, stdout, l)
 	a.EndGroup()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -136,16 +135,11 @@ func runAction(ctx context.Context, getenv func(string) string, stdout io.Writer
 		}
 		return nil
 	}
-	if ev.isPR() {
-		// The fork pattern's second workflow cannot always learn the pull
-		// request from its event: the report carries it.
-		if r.Extra == nil {
-			r.Extra = map[string]string{}
-		}
-		r.Extra["pr_number"] = strconv.Itoa(ev.PR)
+	p := newActionPublisher(a, cfg, env)
+	if cfg.Comment && ev.isPR() {
+		p.comment = commentOn(a, cfg, env, ev.Name, ev.PR)
 	}
-	r.RunURL = env.runURL()
-	return publish(ctx, a, cfg, env, ev, r, "")
+	return finish(ctx, a, cfg, p, r)
 }
 
 // actionBaseline picks the commit to compare against: the baseline input
@@ -185,91 +179,69 @@ func postReport(ctx context.Context, a *githubactions.Action, cfg Config, env gh
 		a.Errorf("input \"report\": reading %s: %v", cfg.Report, err)
 		return fmt.Errorf("input \"report\": reading %s: %w", cfg.Report, err)
 	}
-	if ev.PR == 0 && r.Extra != nil {
+	pr := ev.PR
+	if pr == 0 && r.Extra != nil {
 		if n, err := strconv.Atoi(r.Extra["pr_number"]); err == nil && n > 0 {
-			ev.PR = n
+			pr = n
 		}
 	}
-	if ev.RunURL != "" {
-		r.RunURL = ev.RunURL
+	p := newActionPublisher(a, cfg, env)
+	p.jsonPath, p.runURL = path, ev.RunURL
+	if cfg.Comment {
+		p.comment = commentOn(a, cfg, env, ev.Name, pr)
 	}
-	return publish(ctx, a, cfg, env, ev, r, path)
+	return finish(ctx, a, cfg, p, r)
 }
 
-// publish writes the report files, the job summary, the comment and the
-// outputs. jsonPath is set when the report.json exists already.
-func publish(ctx context.Context, a *githubactions.Action, cfg Config, env ghEnv, ev event, r *compare.Report, jsonPath string) error {
-	md := compare.Markdown(r, compare.MarkdownOptions{RunURL: r.RunURL})
-	var mdPath string
-	var err error
-	if jsonPath == "" {
-		jsonPath, mdPath, err = writeReport(cfg.OutputDir, r, md)
-	} else {
-		mdPath = filepath.Join(cfg.OutputDir, "report.md")
-		if err = os.MkdirAll(cfg.OutputDir, 0o755); err == nil {
-			err = os.WriteFile(mdPath, []byte(md), 0o644)
-		}
-	}
-	if err != nil {
-		a.Warningf("%v", err)
-	}
+// newActionPublisher publishes to the output directory, the job summary
+// and the step outputs; the caller adds the comment.
+func newActionPublisher(a *githubactions.Action, cfg Config, env ghEnv) *publisher {
+	return &publisher{dir: cfg.OutputDir, action: a, display: env.display}
+}
 
-	if err := comment.WriteSummary(a, md); err != nil {
-		a.Warningf("%v", err)
-	}
-
-	out := comment.Outputs{
-		ReportJSON:     env.display(jsonPath),
-		ReportMarkdown: env.display(mdPath),
-		Regressions:    r.Summary[compare.Regression],
-		Improvements:   r.Summary[compare.Improvement],
-	}
-	wantComment := cfg.Comment && (ev.isPR() || cfg.Mode == ModePost)
+// commentOn is the sticky comment on pull request pr, or nil with a
+// warning when there is none to write: the comment is informational and
+// never fails the step.
+func commentOn(a *githubactions.Action, cfg Config, env ghEnv, eventName string, pr int) *commentTarget {
+	owner, repo := env.Repo()
 	switch {
-	case !wantComment:
-	case ev.PR == 0:
-		a.Warningf("no pull request to comment on: the event %q names none", ev.Name)
+	case pr == 0:
+		a.Warningf("no pull request to comment on: the event %q names none", eventName)
+		return nil
 	case cfg.Token == "":
 		a.Warningf("no comment: input \"github-token\" is empty")
-	default:
-		a.Group("Comment")
-		out.CommentURL = postComment(ctx, a, cfg, env, ev, r)
-		a.EndGroup()
-	}
-	if err := comment.SetOutputs(a, out); err != nil {
-		a.Warningf("%v", err)
-	}
-	a.Infof("%d regressions, %d improvements; report in %s", out.Regressions, out.Improvements, out.ReportMarkdown)
-	if cfg.FailOnRegression && out.Regressions > 0 {
-		a.Errorf("%d benchmark regressions and fail-on-regression is true", out.Regressions)
-		return fmt.Errorf("%w: %d", ErrRegressions, out.Regressions)
-	}
-	return ctx.Err()
-}
-
-// postComment upserts the sticky comment and returns its URL, or "" with
-// a warning: the comment is informational and never fails the step.
-func postComment(ctx context.Context, a *githubactions.Action, cfg Config, env ghEnv, ev event, r *compare.Report) string {
-	owner, repo, ok := strings.Cut(env.Repository, "/")
-	if !ok || owner == "" || repo == "" {
+		return nil
+	case owner == "" || repo == "":
 		a.Warningf("no comment: GITHUB_REPOSITORY %q is not owner/name", env.Repository)
-		return ""
+		return nil
 	}
 	gh, err := comment.NewGitHub(env.APIURL, cfg.Token, nil)
 	if err != nil {
 		a.Warningf("no comment: %v", err)
-		return ""
+		return nil
 	}
-	body := compare.Markdown(r, compare.MarkdownOptions{MaxBytes: comment.MaxBody - commentMargin, RunURL: r.RunURL})
-	url, err := gh.Upsert(ctx, comment.Target{Owner: owner, Repo: repo, Number: ev.PR}, cfg.CommentKey, body)
-	switch {
-	case errors.Is(err, comment.ErrPermission):
-		a.Warningf("no comment: %v. %s", err, comment.ForkAdvice)
-		return ""
-	case err != nil:
-		a.Warningf("no comment: %v", err)
-		return ""
+	return &commentTarget{poster: gh, target: comment.Target{Owner: owner, Repo: repo, Number: pr}, key: cfg.CommentKey}
+}
+
+// finish publishes r and applies the gate.
+func finish(ctx context.Context, a *githubactions.Action, cfg Config, p *publisher, r *compare.Report) error {
+	if p.comment != nil {
+		a.Group("Comment")
 	}
-	a.Infof("comment: %s", url)
-	return url
+	out, warnings := p.publish(ctx, r)
+	if p.comment != nil {
+		if out.CommentURL != "" {
+			a.Infof("comment: %s", out.CommentURL)
+		}
+		a.EndGroup()
+	}
+	for _, w := range warnings {
+		a.Warningf("%v", w)
+	}
+	a.Infof("%d regressions, %d improvements; report in %s", out.Regressions, out.Improvements, out.ReportMarkdown)
+	if err := gate(cfg, r); err != nil {
+		a.Errorf("%d benchmark regressions and fail-on-regression is true", out.Regressions)
+		return err
+	}
+	return ctx.Err()
 }

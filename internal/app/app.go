@@ -69,8 +69,16 @@ func tree(ctx context.Context, dir string) (root, rel string, err error) {
 	return root, rel, nil
 }
 
+// links are what a report names besides its figures: the run that made
+// it and the pull request it measured. They are known before the report
+// is computed and passed in, so that the report is finished when made.
+type links struct {
+	RunURL string
+	PR     int
+}
+
 // benchmark runs the runner with cfg and computes the report.
-func benchmark(ctx context.Context, cfg Config, dir, baseline string, progress io.Writer) (*compare.Report, error) {
+func benchmark(ctx context.Context, cfg Config, dir, baseline string, progress io.Writer, l links) (*compare.Report, error) {
 	root, rel, err := tree(ctx, dir)
 	if err != nil {
 		return nil, err
@@ -89,12 +97,8 @@ func benchmark(ctx context.Context, cfg Config, dir, baseline string, progress i
 	if err != nil {
 		return nil, fmt.Errorf("running benchmarks: %w", err)
 	}
-	return report(cfg, res)
-}
-
-// report turns the runner's result into the comparison report.
-func report(cfg Config, res *runner.Result) (*compare.Report, error) {
 	in := CompareInput(res, cfg.Compare, cfg.record())
+	in.RunURL, in.PR = l.RunURL, l.PR
 	r, err := compare.Compute(in)
 	if err != nil {
 		return nil, fmt.Errorf("comparing results: %w", err)
@@ -129,31 +133,6 @@ func CompareInput(res *runner.Result, opt compare.Options, rec compare.Config) c
 		}
 	}
 	return in
-}
-
-// writeReport writes report.json and report.md (unlimited) into dir and
-// returns their paths.
-func writeReport(dir string, r *compare.Report, md string) (jsonPath, mdPath string, err error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", "", fmt.Errorf("writing the report: %w", err)
-	}
-	jsonPath = filepath.Join(dir, "report.json")
-	f, err := os.Create(jsonPath)
-	if err != nil {
-		return "", "", fmt.Errorf("writing the report: %w", err)
-	}
-	if err := compare.WriteJSON(f, r); err != nil {
-		f.Close()
-		return "", "", fmt.Errorf("writing %s: %w", jsonPath, err)
-	}
-	if err := f.Close(); err != nil {
-		return "", "", fmt.Errorf("writing %s: %w", jsonPath, err)
-	}
-	mdPath = filepath.Join(dir, "report.md")
-	if err := os.WriteFile(mdPath, []byte(md), 0o644); err != nil {
-		return "", "", fmt.Errorf("writing the report: %w", err)
-	}
-	return jsonPath, mdPath, nil
 }
 
 // secretEnv are variables the benchmarked code (a pull request's code)

@@ -23,6 +23,14 @@ func envFor(t *testing.T, m map[string]string) func(string) string {
 	for _, name := range actionInputs(t) {
 		full["INPUT_"+strings.ToUpper(name)] = ""
 	}
+	// go-githubactions' Context reads these whether the action uses them
+	// or not; GitHub sets them all.
+	for _, k := range []string{"GITHUB_ACTION", "GITHUB_ACTION_PATH", "GITHUB_ACTION_REPOSITORY", "GITHUB_ACTOR",
+		"GITHUB_ACTOR_ID", "GITHUB_BASE_REF", "GITHUB_ENV", "GITHUB_GRAPHQL_URL", "GITHUB_HEAD_REF", "GITHUB_PATH",
+		"GITHUB_REF", "GITHUB_REF_NAME", "GITHUB_REF_PROTECTED", "GITHUB_REF_TYPE", "GITHUB_REPOSITORY_OWNER",
+		"GITHUB_RETENTION_DAYS", "GITHUB_RUN_ATTEMPT", "GITHUB_RUN_NUMBER", "GITHUB_SHA"} {
+		full[k] = ""
+	}
 	for k, v := range m {
 		full[k] = v
 	}

@@ -94,24 +94,18 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else {
 		fmt.Fprintf(stderr, "natsbench: comparing the checkout with %s\n", baseline)
 	}
-	r, err := benchmark(ctx, cfg, cwd, baseline, stderr)
+	r, err := benchmark(ctx, cfg, cwd, baseline, stderr, links{})
 	if err != nil {
 		return err
 	}
-	md := compare.Markdown(r, compare.MarkdownOptions{})
-	_, mdPath, err := writeReport(cfg.OutputDir, r, md)
-	if err != nil {
-		return err
+	p := &publisher{dir: cfg.OutputDir, stdout: stdout}
+	out, warnings := p.publish(ctx, r)
+	if len(warnings) > 0 {
+		// Locally the report files and stdout are the only targets.
+		return errors.Join(warnings...)
 	}
-	if _, err := io.WriteString(stdout, md); err != nil {
-		return fmt.Errorf("printing the report: %w", err)
-	}
-	regressions := r.Summary[compare.Regression]
-	fmt.Fprintf(stderr, "natsbench: %d regressions, %d improvements; report in %s\n", regressions, r.Summary[compare.Improvement], mdPath)
-	if cfg.FailOnRegression && regressions > 0 {
-		return fmt.Errorf("%w: %d", ErrRegressions, regressions)
-	}
-	return nil
+	fmt.Fprintf(stderr, "natsbench: %d regressions, %d improvements; report in %s\n", out.Regressions, out.Improvements, out.ReportMarkdown)
+	return gate(cfg, r)
 }
 
 // runCompare is `compare OLD NEW`: benchstat's comparison of two files of
@@ -171,16 +165,8 @@ func runCompare(args []string, stdout, stderr io.Writer) error {
 	}
 	md := compare.Markdown(r, compare.MarkdownOptions{})
 	if *jsonOut != "" {
-		f, err := os.Create(*jsonOut)
-		if err != nil {
+		if err := writeJSONFile(*jsonOut, r); err != nil {
 			return fmt.Errorf("compare: %w", err)
-		}
-		werr := compare.WriteJSON(f, r)
-		if cerr := f.Close(); werr == nil {
-			werr = cerr
-		}
-		if werr != nil {
-			return fmt.Errorf("compare: writing %s: %w", *jsonOut, werr)
 		}
 	}
 	if *mdOut != "" {

@@ -1,0 +1,140 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/sethvargo/go-githubactions"
+
+	"github.com/natsbench/natsbench-action/comment"
+	"github.com/natsbench/natsbench-action/compare"
+)
+
+// publisher delivers one finished report to each of its targets, and
+// renders it once per target at the size that target holds: report.json
+// and report.md in the output directory and, locally, stdout (unbounded);
+// the job summary (comment.MaxSummary); the sticky comment (its key's
+// comment.BodyLimit); and the step outputs. Fitting is compare.Markdown's
+// alone: nothing downstream cuts.
+type publisher struct {
+	// dir receives report.json and report.md.
+	dir string
+	// jsonPath is the report.json that exists already (post mode posts
+	// it), so that only report.md is written.
+	jsonPath string
+	// runURL links the full run when it is not the report's own (post
+	// mode); empty means the report's.
+	runURL string
+	// stdout, when set, gets the full report (the local command).
+	stdout io.Writer
+	// action, when set, gets the job summary and the step outputs.
+	action *githubactions.Action
+	// display names a path in the outputs (relative to the workspace).
+	display func(string) string
+	// comment, when set, is where the sticky comment goes.
+	comment *commentTarget
+}
+
+// commentTarget is a pull request's sticky comment for one key.
+type commentTarget struct {
+	poster comment.Poster
+	target comment.Target
+	key    string
+}
+
+// publish writes r to every target. Failing targets are warnings: the
+// report is informational, and one target's failure must not cost the
+// others. Outputs are set last, with the comment's URL.
+func (p *publisher) publish(ctx context.Context, r *compare.Report) (out comment.Outputs, warnings []error) {
+	render := func(maxBytes int) string {
+		return compare.Markdown(r, compare.MarkdownOptions{RunURL: p.runURL, MaxBytes: maxBytes})
+	}
+	full := render(0)
+	jsonPath, mdPath, err := p.writeFiles(r, full)
+	if err != nil {
+		warnings = append(warnings, err)
+	}
+	if p.stdout != nil {
+		if _, err := io.WriteString(p.stdout, full); err != nil {
+			warnings = append(warnings, fmt.Errorf("printing the report: %w", err))
+		}
+	}
+	if p.action != nil {
+		if err := comment.WriteSummary(p.action, render(comment.MaxSummary-1)); err != nil {
+			warnings = append(warnings, err)
+		}
+	}
+	if c := p.comment; c != nil {
+		url, err := c.poster.Upsert(ctx, c.target, c.key, render(comment.BodyLimit(c.key)))
+		switch {
+		case errors.Is(err, comment.ErrPermission):
+			warnings = append(warnings, fmt.Errorf("no comment: %w. %s", err, comment.ForkAdvice))
+		case err != nil:
+			warnings = append(warnings, fmt.Errorf("no comment: %w", err))
+		default:
+			out.CommentURL = url
+		}
+	}
+	display := p.display
+	if display == nil {
+		display = func(s string) string { return s }
+	}
+	out.ReportJSON, out.ReportMarkdown = display(jsonPath), display(mdPath)
+	out.Regressions = r.Summary[compare.Regression]
+	out.Improvements = r.Summary[compare.Improvement]
+	if p.action != nil {
+		if err := comment.SetOutputs(p.action, out); err != nil {
+			warnings = append(warnings, err)
+		}
+	}
+	return out, warnings
+}
+
+// writeFiles writes report.json (unless it exists already) and report.md
+// into p.dir and returns their paths.
+func (p *publisher) writeFiles(r *compare.Report, md string) (jsonPath, mdPath string, err error) {
+	if err := os.MkdirAll(p.dir, 0o755); err != nil {
+		return p.jsonPath, "", fmt.Errorf("writing the report: %w", err)
+	}
+	jsonPath = p.jsonPath
+	if jsonPath == "" {
+		jsonPath = filepath.Join(p.dir, "report.json")
+		if err := writeJSONFile(jsonPath, r); err != nil {
+			return "", "", err
+		}
+	}
+	mdPath = filepath.Join(p.dir, "report.md")
+	if err := os.WriteFile(mdPath, []byte(md), 0o644); err != nil {
+		return jsonPath, "", fmt.Errorf("writing the report: %w", err)
+	}
+	return jsonPath, mdPath, nil
+}
+
+// writeJSONFile writes r as report.json at path.
+func writeJSONFile(path string, r *compare.Report) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("writing the report: %w", err)
+	}
+	if err := compare.WriteJSON(f, r); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// gate is fail-on-regression: the only failure that a finished report
+// causes.
+func gate(cfg Config, r *compare.Report) error {
+	if n := r.Summary[compare.Regression]; cfg.FailOnRegression && n > 0 {
+		return fmt.Errorf("%w: %d", ErrRegressions, n)
+	}
+	return nil
+}
