@@ -215,51 +215,16 @@ func sharedFixture(t *testing.T) fixtureRepo {
 		}
 		dir := filepath.Join(fixtureRoot, "repo")
 		fixture.dir = dir
-		fixture.baseSHA, fixtureErr = commitFiles(dir, fixtureBase, "base", true)
+		fixture.baseSHA, fixtureErr = gittest.Commit(dir, fixtureBase, "base")
 		if fixtureErr != nil {
 			return
 		}
-		fixture.head, fixtureErr = commitFiles(dir, fixtureHead, "head", false)
+		fixture.head, fixtureErr = gittest.Commit(dir, fixtureHead, "head")
 	})
 	if fixtureErr != nil {
 		t.Fatalf("making fixture: %v", fixtureErr)
 	}
 	return fixture
-}
-
-// commitFiles writes files into dir (a new repository when init) and
-// commits them, returning the commit.
-func commitFiles(dir string, files map[string]string, msg string, init bool) (string, error) {
-	if init {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return "", err
-		}
-		if _, err := gittest.Git(dir, "init", "-q", "-b", "main"); err != nil {
-			return "", err
-		}
-	}
-	for name, body := range files {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if body == "" {
-			if err := os.Remove(p); err != nil {
-				return "", err
-			}
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return "", err
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			return "", err
-		}
-	}
-	if _, err := gittest.Git(dir, "add", "-A"); err != nil {
-		return "", err
-	}
-	if _, err := gittest.Git(dir, "commit", "-q", "-m", msg); err != nil {
-		return "", err
-	}
-	return gittest.Git(dir, "rev-parse", "HEAD")
 }
 
 // worktrees returns the number of worktrees of the repository in dir.

@@ -89,10 +89,12 @@ func readEvent(name, path string) (event, error) {
 
 // git runs git in dir and returns its trimmed standard output. The
 // workspace of a container action belongs to another user, so git's
-// "dubious ownership" check is switched off for this command only.
+// "dubious ownership" check is switched off for this command only; and
+// git must never wait for a password nobody will type.
 func git(ctx context.Context, dir string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, "git", append([]string{"-c", "safe.directory=*"}, args...)...)
 	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

@@ -63,17 +63,13 @@ func TestReadEvent(t *testing.T) {
 // commit writes name=data and commits it, returning the commit.
 func commit(t *testing.T, dir, name, data string) string {
 	t.Helper()
-	writeFile(t, filepath.Join(dir, name), data)
-	gittest.Must(t, dir, "add", name)
-	gittest.Must(t, dir, "commit", "-q", "-m", "change "+name)
-	return gittest.Must(t, dir, "rev-parse", "HEAD")
+	return gittest.MustCommit(t, dir, map[string]string{name: data}, "change "+name)
 }
 
+// newRepo is a directory for a repository that the first commit makes.
 func newRepo(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	gittest.Must(t, dir, "init", "-q", "-b", "main")
-	return dir
+	return t.TempDir()
 }
 
 func TestLatestRelease(t *testing.T) {
