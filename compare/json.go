@@ -2,9 +2,12 @@ package compare
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
+	"strconv"
+	"strings"
 
 	"github.com/natsbench/natsbench-action/outcome"
 )
@@ -23,18 +26,152 @@ func WriteJSON(w io.Writer, r *Report) error {
 	return nil
 }
 
-// ReadJSON reads a report written by WriteJSON. Unknown fields are
-// ignored (newer writers may add some); another schema is an error.
+// Limits of a report.json that ReadJSON accepts. Post mode reads one made
+// by a pull request's workflow, which ran the pull request's code: its
+// size and its shape are checked before anything renders it.
+const (
+	// MaxReportBytes bounds the file (a report of 1,500 rows is about 1 MB).
+	MaxReportBytes = 32 << 20
+	// MaxRows bounds the rows, and each list of failures, build errors,
+	// hotspots and warnings.
+	MaxRows = 100_000
+	// maxName bounds a package, benchmark, function or file name.
+	maxName = 4096
+	// maxWord bounds a ref, a SHA, a unit, a side, a reason and the
+	// settings' strings.
+	maxWord = 256
+)
+
+// ReadJSON reads a report written by WriteJSON and checks it as untrusted
+// input: at most MaxReportBytes, the schema's verdicts and sides only,
+// every row with the sides its verdict needs, bounded names. The summary
+// is recounted from the rows, never read. Unknown fields are ignored
+// (newer writers may add some); another schema is an error.
 func ReadJSON(r io.Reader) (*Report, error) {
+	lr := &io.LimitedReader{R: r, N: MaxReportBytes + 1}
 	var rep Report
-	if err := json.NewDecoder(r).Decode(&rep); err != nil {
+	err := json.NewDecoder(lr).Decode(&rep)
+	if lr.N <= 0 {
+		return nil, fmt.Errorf("reading report json: larger than %d bytes", MaxReportBytes)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("reading report json: %w", err)
 	}
 	if rep.Schema != Schema {
 		return nil, fmt.Errorf("reading report json: schema %q, want %q", rep.Schema, Schema)
 	}
+	if err := check(&rep); err != nil {
+		return nil, fmt.Errorf("reading report json: %w", err)
+	}
 	rep = normalize(rep)
 	return &rep, nil
+}
+
+// check validates what the renderer relies on, and reports every problem
+// up to a few.
+func check(r *Report) error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		if len(errs) < 10 {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
+	}
+	long := func(what, s string, max int) {
+		if len(s) > max {
+			bad("%s is %d bytes long, over %d", what, len(s), max)
+		}
+	}
+	for what, n := range map[string]int{"benchmarks": len(r.Benchmarks), "failures": len(r.Failures),
+		"build_errors": len(r.BuildErrors), "hotspots": len(r.Hotspots), "warnings": len(r.Warnings)} {
+		if n > MaxRows {
+			bad("%s has %d entries, over %d", what, n, MaxRows)
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	for _, ref := range []Ref{r.Base, r.Head} {
+		long("a ref", ref.Ref, maxWord)
+		long("a sha", ref.SHA, maxWord)
+	}
+	long("config.benchtime", r.Config.Benchtime, maxWord)
+	long("config.bench", r.Config.Bench, maxName)
+	if len(r.Config.Packages) > 1000 {
+		bad("config.packages has %d patterns, over 1000", len(r.Config.Packages))
+	}
+	for _, p := range r.Config.Packages {
+		long("a package pattern", p, maxName)
+	}
+	for _, f := range []float64{r.Config.Threshold, r.Config.Alpha} {
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			bad("config threshold and alpha must be finite")
+		}
+	}
+	measured, compared := false, false
+	for i, row := range r.Benchmarks {
+		at := fmt.Sprintf("benchmarks[%d]", i)
+		long(at+".package", row.Package, maxName)
+		long(at+".name", row.Name, maxName)
+		long(at+".unit", row.Unit, maxWord)
+		for side, s := range map[string]*Summary{"base": row.Base, "head": row.Head} {
+			if s != nil && (s.N < 0 || math.IsNaN(s.Center) || math.IsInf(s.Center, 0)) {
+				bad("%s.%s: n must not be negative and center must be a number", at, side)
+			}
+		}
+		base, head := row.Base != nil, row.Head != nil
+		switch row.Verdict {
+		case Regression, Improvement, Unchanged:
+			compared = true
+			if !base || !head {
+				bad("%s: verdict %q needs both base and head", at, row.Verdict)
+			}
+		case Added:
+			compared = true
+			if !head {
+				bad("%s: verdict %q needs head", at, row.Verdict)
+			}
+		case Removed:
+			compared = true
+			if !base {
+				bad("%s: verdict %q needs base", at, row.Verdict)
+			}
+		case Measured:
+			measured = true
+			if !head {
+				bad("%s: verdict %q needs head", at, row.Verdict)
+			}
+		case Failed:
+		default:
+			bad("%s: unknown verdict %s", at, shown(string(row.Verdict)))
+		}
+	}
+	if measured && compared {
+		bad("rows measured without a baseline and rows compared with one in the same report")
+	}
+	side := func(at string, s outcome.Side) {
+		if s != outcome.Base && s != outcome.Head {
+			bad("%s: side %s, want base or head", at, shown(string(s)))
+		}
+	}
+	for i, f := range r.Failures {
+		at := fmt.Sprintf("failures[%d]", i)
+		side(at, f.Side)
+		long(at+".package", f.Package, maxName)
+		long(at+".benchmark", f.Benchmark, maxName)
+		long(at+".reason", f.Reason, maxWord)
+	}
+	for i, b := range r.BuildErrors {
+		at := fmt.Sprintf("build_errors[%d]", i)
+		side(at, b.Side)
+		long(at+".package", b.Package, maxName)
+	}
+	for i, h := range r.Hotspots {
+		at := fmt.Sprintf("hotspots[%d]", i)
+		side(at, h.Side)
+		long(at+".package", h.Package, maxName)
+		long(at+".function", h.Function, maxName)
+	}
+	return errors.Join(errs...)
 }
 
 // normalize returns r with empty lists instead of nil and every verdict
@@ -66,12 +203,19 @@ func normalize(r Report) Report {
 		rows[i] = b
 	}
 	r.Benchmarks = rows
-	counts := countVerdicts(r.Benchmarks)
-	for k, v := range r.Summary {
-		counts[k] = v
-	}
-	r.Summary = counts
+	// The counts are always the rows': a summary is never taken as given.
+	r.Summary = countVerdicts(r.Benchmarks)
 	return r
+}
+
+// shown quotes an unexpected value from the report in an error if it is
+// one short word; anything else may be crafted to read as something in a
+// log, so only its size is said.
+func shown(s string) string {
+	if len(s) > 0 && len(s) <= 20 && strings.Trim(s, "abcdefghijklmnopqrstuvwxyz_") == "" {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprintf("of %d bytes", len(s))
 }
 
 // summaryJSON is Summary on the wire: JSON has no infinity, so an

@@ -141,8 +141,9 @@ func (m *mdReport) prepare() {
 	}
 	for _, row := range m.r.Benchmarks {
 		// In absolute mode the measured figures take the place of the
-		// significant changes, and are cut the same way.
-		if row.Verdict == Regression || row.Verdict == Improvement || (m.absolute && row.Head != nil) {
+		// significant changes, and are cut the same way; a row without
+		// head figures has none to show there.
+		if m.absolute && row.Head != nil || !m.absolute && (row.Verdict == Regression || row.Verdict == Improvement) {
 			m.sig = append(m.sig, row)
 		} else {
 			m.rest = append(m.rest, row)
@@ -402,7 +403,7 @@ func (m *mdReport) details() string {
 	b.WriteString("|:--|:--|--:|--:|--:|--:|:--|\n")
 	for _, r := range m.rest {
 		base, head := m.pair(r)
-		v := string(r.Verdict)
+		v := Escape(string(r.Verdict))
 		if r.Note != "" {
 			v += ": " + Escape(r.Note)
 		}

@@ -1,0 +1,128 @@
+package compare
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+)
+
+// The tests in this file attack ReadJSON and Markdown as post mode uses
+// them: with a report.json that a pull request's workflow wrote.
+
+// reportWith is a minimal report.json with the given rows (JSON text).
+func reportWith(rows ...string) string {
+	return `{"schema": "natsbench/report/v1", "base": {"ref": "main", "sha": "1"}, "head": {"ref": "pr", "sha": "2"},
+		"config": {"threshold": 5, "alpha": 0.05}, "benchmarks": [` + strings.Join(rows, ",") + `]}`
+}
+
+const (
+	side = `{"n": 6, "center": 100, "low": 95, "high": 105}`
+	// forgedVerdict is a verdict carrying markdown of its own: a heading
+	// and an image that claim a review.
+	forgedVerdict = "unchanged\n\n## ✅ Reviewed and approved by @org/maintainers\n<img src=https://evil.example/x.png>"
+)
+
+func TestReadJSONRejectsMalformedRows(t *testing.T) {
+	verdict := fmt.Sprintf("%q", forgedVerdict)
+	for _, tc := range []struct {
+		name, json, want string
+	}{
+		{"markdown verdict", reportWith(`{"name": "X", "unit": "sec/op", "base": ` + side + `, "head": ` + side + `, "verdict": ` + verdict + `}`), "unknown verdict"},
+		{"regression without head", reportWith(`{"name": "X", "unit": "sec/op", "base": ` + side + `, "head": null, "delta_pct": 5, "verdict": "regression"}`), "needs both base and head"},
+		{"null side beside a measured row", reportWith(
+			`{"name": "X", "unit": "sec/op", "base": `+side+`, "head": null, "verdict": "regression"}`,
+			`{"name": "Y", "unit": "sec/op", "head": `+side+`, "verdict": "measured"}`), "needs both base and head"},
+		{"measured without head", reportWith(`{"name": "X", "unit": "sec/op", "verdict": "measured"}`), "needs head"},
+		{"removed without base", reportWith(`{"name": "X", "unit": "sec/op", "head": ` + side + `, "verdict": "removed"}`), "needs base"},
+		{"null center", reportWith(`{"name": "X", "unit": "sec/op", "base": {"n": 6, "center": null}, "head": ` + side + `, "verdict": "unchanged"}`), "center must be a number"},
+		{"huge name", reportWith(`{"name": "` + strings.Repeat("x", 5000) + `", "unit": "sec/op", "head": ` + side + `, "verdict": "added"}`), "over 4096"},
+		{"unknown side", strings.Replace(reportWith(), `"benchmarks"`, `"failures": [{"side": "both\n# hi", "package": "p", "reason": "panic"}], "benchmarks"`, 1), "want base or head"},
+		{"huge ref", strings.Replace(reportWith(), `"ref": "main"`, `"ref": "`+strings.Repeat("m", 300)+`"`, 1), "over 256"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := ReadJSON(strings.NewReader(tc.json))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("ReadJSON = %v, want an error with %q", err, tc.want)
+			}
+			if r != nil {
+				t.Error("a report came back with the error")
+			}
+		})
+	}
+}
+
+// TestMarkdownNeverPanicsOnNullSides renders rows whose sides are missing,
+// which ReadJSON refuses: the renderer must not rely on that alone.
+func TestMarkdownNeverPanicsOnNullSides(t *testing.T) {
+	s := &Summary{N: 6, Center: 100, Low: 95, High: 105}
+	for _, mode := range []Verdict{Unchanged, Measured} {
+		r := &Report{Benchmarks: []Row{
+			{Name: "NoHead", Unit: "sec/op", Base: s, Verdict: Regression},
+			{Name: "NoBase", Unit: "sec/op", Head: s, Verdict: Improvement},
+			{Name: "Neither", Unit: "sec/op", Verdict: Regression},
+			{Name: "Other", Unit: "sec/op", Head: s, Verdict: mode},
+		}}
+		md := Markdown(r, MarkdownOptions{})
+		// In absolute mode only rows with head figures have a place.
+		if mode == Unchanged && !strings.Contains(md, "NoHead") {
+			t.Errorf("%s: rows lost:\n%s", mode, md)
+		}
+	}
+}
+
+func TestMarkdownEscapesTheVerdict(t *testing.T) {
+	s := &Summary{N: 6, Center: 100, Low: 95, High: 105}
+	r := &Report{Benchmarks: []Row{{Name: "X", Unit: "sec/op", Base: s, Head: s, Verdict: Verdict(forgedVerdict)}}}
+	md := Markdown(r, MarkdownOptions{})
+	for _, bad := range []string{"\n## ", "<img", "@org"} {
+		if strings.Contains(md, bad) {
+			t.Errorf("the verdict's markdown got through (%q):\n%s", bad, md)
+		}
+	}
+}
+
+func TestReadJSONRecountsTheSummary(t *testing.T) {
+	js := strings.Replace(reportWith(`{"name": "X", "unit": "sec/op", "base": `+side+`, "head": `+side+`, "delta_pct": 9, "verdict": "regression"}`),
+		`"benchmarks"`, `"summary": {"regression": 0, "improvement": 7}, "benchmarks"`, 1)
+	r, err := ReadJSON(strings.NewReader(js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Summary[Regression] != 1 || r.Summary[Improvement] != 0 {
+		t.Errorf("summary %v, want the rows' counts: 1 regression, 0 improvements", r.Summary)
+	}
+	if md := Markdown(r, MarkdownOptions{}); !strings.Contains(md, "1 regression in 1 benchmark") {
+		t.Errorf("verdict line:\n%s", md)
+	}
+}
+
+// endless is a report.json that never ends: a warning of infinite length.
+type endless struct{ read int64 }
+
+func (e *endless) Read(p []byte) (int, error) {
+	const start = `{"schema": "natsbench/report/v1", "warnings": ["`
+	n := 0
+	for n < len(p) {
+		if e.read < int64(len(start)) {
+			p[n] = start[e.read]
+		} else {
+			p[n] = 'a'
+		}
+		n++
+		e.read++
+	}
+	return n, nil
+}
+
+func TestReadJSONSizeLimit(t *testing.T) {
+	src := &endless{}
+	const hundredMB = 100 << 20
+	_, err := ReadJSON(io.LimitReader(src, hundredMB))
+	if err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Fatalf("ReadJSON of 100 MB = %v, want a size error", err)
+	}
+	if src.read > MaxReportBytes+1<<20 {
+		t.Errorf("read %d bytes of a 100 MB report, want it to stop after %d", src.read, MaxReportBytes)
+	}
+}
