@@ -556,12 +556,12 @@ func TestAction(t *testing.T) {
 	t.Run("post mode", func(t *testing.T) {
 		workspace := t.TempDir()
 		art := filepath.Join(workspace, "artifact")
-		// A report from the pull_request workflow carries its PR number.
-		writeReport(t, filepath.Join(art, "report.json"), regressedReport(t, 3))
+		// The artifact names another pull request than the one GitHub
+		// says the run measured: GitHub wins.
+		writeReport(t, filepath.Join(art, "report.json"), regressedReport(t, 999))
 		// A tampered report.md in the artifact is never posted.
 		os.WriteFile(filepath.Join(art, "report.md"), []byte("<img src=x onerror=alert(1)> @everyone"), 0o644)
-
-		payload := `{"action": "completed", "workflow_run": {"html_url": "` + runURL + `-pr", "pull_requests": []}}`
+		payload := forkRun(gh, 3)
 		in := actionInputs(token)
 		in["mode"], in["report"] = "post", "artifact"
 		in["fail-on-regression"] = "true"
@@ -570,6 +570,9 @@ func TestAction(t *testing.T) {
 		cs := gh.CommentsOn(owner, repo, 3)
 		if len(cs) != 1 {
 			t.Fatalf("%d comments on PR 3, want 1", len(cs))
+		}
+		if n := len(gh.CommentsOn(owner, repo, 999)); n != 0 {
+			t.Errorf("%d comments on PR 999, which only the artifact names", n)
 		}
 		if strings.Contains(cs[0].Body, "onerror") || !strings.Contains(cs[0].Body, runURL+"-pr") {
 			t.Errorf("posted body:\n%s", cs[0].Body)
@@ -591,7 +594,7 @@ func TestAction(t *testing.T) {
 		}
 		in := actionInputs(token)
 		in["mode"], in["report"] = "post", path
-		r := runAction(t, s.binary(t), workspace, gh.URL(), "workflow_run", `{"workflow_run": {}}`, in)
+		r := runAction(t, s.binary(t), workspace, gh.URL(), "workflow_run", forkRun(gh, 4), in)
 		r.wantCode(t, 0)
 		cs := gh.CommentsOn(owner, repo, 4)
 		if len(cs) != 1 {
@@ -612,7 +615,7 @@ func TestAction(t *testing.T) {
 		defer gh.FailNext(0, 0)
 		in := actionInputs(token)
 		in["mode"], in["report"] = "post", "artifact"
-		r := runAction(t, s.binary(t), workspace, gh.URL(), "workflow_run", `{"workflow_run": {"pull_requests": [{"number": 3}]}}`, in)
+		r := runAction(t, s.binary(t), workspace, gh.URL(), "workflow_run", forkRun(gh, 3), in)
 		r.wantCode(t, 0)
 		if !strings.Contains(r.stdout, "::warning::no comment") {
 			t.Error("no warning about the comment")
@@ -637,6 +640,17 @@ func TestAction(t *testing.T) {
 			t.Errorf("stderr does not say it compares with HEAD~1 %s:\n%s", fx.base, stderr.String())
 		}
 	})
+}
+
+// forkRun is the workflow_run event of a run that measured pull request
+// pr from a fork, as GitHub sends it (no pull_requests), with the pull
+// request added to gh.
+func forkRun(gh *githubtest.Server, pr int) string {
+	sha := fmt.Sprintf("%040x", pr)
+	branch := fmt.Sprintf("feature-%d", pr)
+	gh.AddPull(githubtest.Pull{Owner: owner, Repo: repo, Number: pr, HeadSHA: sha, HeadRepo: "alice/" + repo, HeadBranch: branch})
+	return `{"action": "completed", "workflow_run": {"html_url": "` + runURL + `-pr", "pull_requests": [],
+		"head_sha": "` + sha + `", "head_branch": "` + branch + `", "head_repository": {"full_name": "alice/` + repo + `"}}}`
 }
 
 // regressedReport is a small report for pull request pr, as the

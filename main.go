@@ -20,7 +20,7 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		// app.ErrRegressions (fail-on-regression) exits 1 like any error.
+		// app.ErrGate (fail-on-regression) exits 1 like any error.
 		fmt.Fprintln(os.Stderr, "natsbench:", err)
 		os.Exit(1)
 	}

@@ -100,6 +100,8 @@ type Server struct {
 	loseStatus int
 	forbidden  bool
 	notFound   bool
+
+	pulls pullStore // pulls.go
 }
 
 // New starts a fake API and stops it when the test ends.
@@ -117,6 +119,7 @@ func New(t testing.TB, opts ...Option) *Server {
 		o(s)
 	}
 	mux := http.NewServeMux()
+	s.routePulls(mux)
 	mux.HandleFunc("GET "+BasePath+"repos/{owner}/{repo}/issues/{number}/comments", s.list)
 	mux.HandleFunc("POST "+BasePath+"repos/{owner}/{repo}/issues/{number}/comments", s.create)
 	mux.HandleFunc("PATCH "+BasePath+"repos/{owner}/{repo}/issues/comments/{id}", s.edit)

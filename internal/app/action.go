@@ -124,20 +124,26 @@ func runAction(ctx context.Context, getenv func(string) string, stdout io.Writer
 		if ctx.Err() != nil {
 			return err
 		}
-		// Broken infrastructure is reported, not a reason to block a
-		// merge: only the configuration and fail-on-regression fail.
-		a.Warningf("no benchmark report: %v", err)
 		if serr := comment.WriteSummary(a, "### natsbench\n\nNo benchmark report: "+compare.Escape(err.Error())+"\n"); serr != nil {
 			a.Warningf("%v", serr)
 		}
 		if oerr := comment.SetOutputs(a, comment.Outputs{}); oerr != nil {
 			a.Warningf("%v", oerr)
 		}
+		// Broken infrastructure is reported, and blocks a merge only
+		// under fail-on-regression: a head that cannot be measured must
+		// not pass the gate.
+		if cfg.FailOnRegression {
+			err = fmt.Errorf("%w: no benchmark report: %w", ErrGate, err)
+			a.Errorf("%v", err)
+			return err
+		}
+		a.Warningf("no benchmark report: %v", err)
 		return nil
 	}
 	p := newActionPublisher(a, cfg, env)
 	if cfg.Comment && ev.isPR() {
-		p.comment = commentOn(a, cfg, env, ev.Name, ev.PR)
+		p.comment = commentOn(ctx, a, cfg, env, ev)
 	}
 	return finish(ctx, a, cfg, p, r)
 }
@@ -179,16 +185,13 @@ func postReport(ctx context.Context, a *githubactions.Action, cfg Config, env gh
 		a.Errorf("input \"report\": reading %s: %v", cfg.Report, err)
 		return fmt.Errorf("input \"report\": reading %s: %w", cfg.Report, err)
 	}
-	pr := ev.PR
-	if pr == 0 && r.Extra != nil {
-		if n, err := strconv.Atoi(r.Extra["pr_number"]); err == nil && n > 0 {
-			pr = n
-		}
-	}
+	// Nothing in the artifact is believed but its figures: the pull
+	// request and the run's link come from GitHub's event and API.
+	r.RunURL, r.Extra = "", nil
 	p := newActionPublisher(a, cfg, env)
 	p.jsonPath, p.runURL = path, ev.RunURL
 	if cfg.Comment {
-		p.comment = commentOn(a, cfg, env, ev.Name, pr)
+		p.comment = commentOn(ctx, a, cfg, env, ev)
 	}
 	return finish(ctx, a, cfg, p, r)
 }
@@ -199,14 +202,15 @@ func newActionPublisher(a *githubactions.Action, cfg Config, env ghEnv) *publish
 	return &publisher{dir: cfg.OutputDir, action: a, display: env.display}
 }
 
-// commentOn is the sticky comment on pull request pr, or nil with a
-// warning when there is none to write: the comment is informational and
-// never fails the step.
-func commentOn(a *githubactions.Action, cfg Config, env ghEnv, eventName string, pr int) *commentTarget {
+// commentOn is the sticky comment on the event's pull request, or nil
+// with a warning when there is none to write: the comment is
+// informational and never fails the step. For workflow_run (post mode)
+// the pull request is the one GitHub says has the run's head.
+func commentOn(ctx context.Context, a *githubactions.Action, cfg Config, env ghEnv, ev event) *commentTarget {
 	owner, repo := env.Repo()
 	switch {
-	case pr == 0:
-		a.Warningf("no pull request to comment on: the event %q names none", eventName)
+	case ev.PR == 0 && ev.Run == nil:
+		a.Warningf("no pull request to comment on: the event %q names none", ev.Name)
 		return nil
 	case cfg.Token == "":
 		a.Warningf("no comment: input \"github-token\" is empty")
@@ -219,6 +223,14 @@ func commentOn(a *githubactions.Action, cfg Config, env ghEnv, eventName string,
 	if err != nil {
 		a.Warningf("no comment: %v", err)
 		return nil
+	}
+	pr := ev.PR
+	if ev.Run != nil {
+		if pr, err = gh.PullRequestFor(ctx, owner, repo, *ev.Run); err != nil {
+			a.Warningf("no comment: %v", err)
+			return nil
+		}
+		a.Infof("the run measured pull request #%d (head %s from %s)", pr, ev.Run.SHA, ev.Run.Repo)
 	}
 	return &commentTarget{poster: gh, target: comment.Target{Owner: owner, Repo: repo, Number: pr}, key: cfg.CommentKey}
 }
@@ -240,7 +252,7 @@ func finish(ctx context.Context, a *githubactions.Action, cfg Config, p *publish
 	}
 	a.Infof("%d regressions, %d improvements; report in %s", out.Regressions, out.Improvements, out.ReportMarkdown)
 	if err := gate(cfg, r); err != nil {
-		a.Errorf("%d benchmark regressions and fail-on-regression is true", out.Regressions)
+		a.Errorf("%v", err)
 		return err
 	}
 	return ctx.Err()

@@ -17,9 +17,13 @@ import (
 	"github.com/natsbench/natsbench-action/runner"
 )
 
-// ErrRegressions is returned when fail-on-regression is set and the
-// report has regressions: the only failure that is not a usage error.
-var ErrRegressions = errors.New("benchmarks regressed")
+// ErrGate is returned when fail-on-regression is set and the head is
+// worse than the baseline or could not be judged: a regression; a
+// benchmark that failed, panicked or timed out on head; a removed
+// benchmark; a package that does not build on head; or no report at all
+// (an infrastructure error). It is the only failure that is not a usage
+// error.
+var ErrGate = errors.New("fail-on-regression")
 
 // Run is the whole program. args are the command-line arguments without
 // the program name; getenv is the only way it reads the environment.

@@ -104,6 +104,17 @@ func smallReport(t *testing.T) *compare.Report {
 	return r
 }
 
+// forkSHA is the head of the fork's pull request in the post mode tests.
+const forkSHA = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+// forkRun is a workflow_run event for a run of a fork's pull request, as
+// GitHub sends it: no pull_requests, the head named by commit, repository
+// and branch.
+func forkRun(sha string) string {
+	return `{"action": "completed", "workflow_run": {"html_url": "https://github.com/octo/repo/actions/runs/5", "pull_requests": [],
+		"head_sha": "` + sha + `", "head_branch": "feature", "head_repository": {"full_name": "alice/repo"}}}`
+}
+
 func TestRunActionPost(t *testing.T) {
 	gh := githubtest.New(t)
 	dir := t.TempDir()
@@ -115,15 +126,16 @@ func TestRunActionPost(t *testing.T) {
 	}
 	writeFile(t, filepath.Join(dir, "dl", "report.json"), b.String())
 
-	vars := ghVars(t, dir, gh.URL(), "workflow_run", `{"workflow_run": {"html_url": "https://github.com/octo/repo/actions/runs/5", "pull_requests": []}}`)
+	gh.AddPull(githubtest.Pull{Owner: "octo", Repo: "repo", Number: 12, HeadSHA: forkSHA, HeadRepo: "alice/repo", HeadBranch: "feature"})
+	vars := ghVars(t, dir, gh.URL(), "workflow_run", forkRun(forkSHA))
 	vars["INPUT_GITHUB-TOKEN"] = gh.Token()
 	vars["INPUT_MODE"] = "post"
 	vars["INPUT_REPORT"] = "dl"
 	vars["INPUT_FAIL-ON-REGRESSION"] = "true"
 	var stdout, stderr bytes.Buffer
 	err := Run(context.Background(), nil, envFor(t, vars), &stdout, &stderr)
-	if !errors.Is(err, ErrRegressions) {
-		t.Fatalf("Run = %v, want ErrRegressions (fail-on-regression)", err)
+	if !errors.Is(err, ErrGate) {
+		t.Fatalf("Run = %v, want ErrGate (fail-on-regression)", err)
 	}
 	cs := gh.CommentsOn("octo", "repo", 12)
 	if len(cs) != 1 {

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/google/go-github/v60/github"
+
+	"github.com/natsbench/natsbench-action/comment"
 )
 
 // event is what the action needs from the payload of the event that
@@ -24,6 +26,10 @@ type event struct {
 	// RunURL is, for workflow_run, the page of the run that produced the
 	// report being posted.
 	RunURL string
+	// Run is, for workflow_run, the head that the producing run measured,
+	// as GitHub's event says: post mode asks GitHub for the pull request
+	// that has it.
+	Run *comment.RunHead
 }
 
 // isPR reports whether the event is about a pull request, so that a
@@ -76,11 +82,11 @@ func readEvent(name, path string) (event, error) {
 		run := p.GetWorkflowRun()
 		ev.RunURL = run.GetHTMLURL()
 		// GitHub leaves pull_requests empty for runs of pull requests
-		// from forks; the report then carries the number itself.
+		// from forks: the pull request is then found by the head.
+		ev.Run = &comment.RunHead{SHA: run.GetHeadSHA(), Repo: run.GetHeadRepository().GetFullName(), Branch: run.GetHeadBranch()}
 		for _, pr := range run.PullRequests {
 			if pr.GetNumber() != 0 {
-				ev.PR = pr.GetNumber()
-				break
+				ev.Run.PRs = append(ev.Run.PRs, pr.GetNumber())
 			}
 		}
 	}

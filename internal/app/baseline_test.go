@@ -2,11 +2,14 @@ package app
 
 import (
 	"context"
-	"github.com/natsbench/natsbench-action/internal/gittest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/natsbench/natsbench-action/comment"
+	"github.com/natsbench/natsbench-action/internal/gittest"
 )
 
 func writeFile(t *testing.T, path, data string) {
@@ -33,10 +36,15 @@ func TestReadEvent(t *testing.T) {
 			event{Name: "push", Baseline: "3333333333333333333333333333333333333333"}},
 		{"push", `{"before": "0000000000000000000000000000000000000000", "created": true}`,
 			event{Name: "push"}},
-		{"workflow_run", `{"workflow_run": {"html_url": "https://github.com/o/r/actions/runs/9", "pull_requests": [{"number": 5}]}}`,
-			event{Name: "workflow_run", PR: 5, RunURL: "https://github.com/o/r/actions/runs/9"}},
-		{"workflow_run", `{"workflow_run": {"html_url": "https://github.com/o/r/actions/runs/9", "pull_requests": []}}`,
-			event{Name: "workflow_run", RunURL: "https://github.com/o/r/actions/runs/9"}},
+		// The pull request of a workflow_run is left for GitHub to confirm.
+		{"workflow_run", `{"workflow_run": {"html_url": "https://github.com/o/r/actions/runs/9", "pull_requests": [{"number": 5}],
+			"head_sha": "5555555555555555555555555555555555555555", "head_branch": "b", "head_repository": {"full_name": "o/r"}}}`,
+			event{Name: "workflow_run", RunURL: "https://github.com/o/r/actions/runs/9",
+				Run: &comment.RunHead{SHA: "5555555555555555555555555555555555555555", Repo: "o/r", Branch: "b", PRs: []int{5}}}},
+		{"workflow_run", `{"workflow_run": {"html_url": "https://github.com/o/r/actions/runs/9", "pull_requests": [],
+			"head_sha": "6666666666666666666666666666666666666666", "head_branch": "f", "head_repository": {"full_name": "fork/r"}}}`,
+			event{Name: "workflow_run", RunURL: "https://github.com/o/r/actions/runs/9",
+				Run: &comment.RunHead{SHA: "6666666666666666666666666666666666666666", Repo: "fork/r", Branch: "f"}}},
 		{"schedule", `{"schedule": "0 3 * * 0"}`, event{Name: "schedule"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -46,7 +54,7 @@ func TestReadEvent(t *testing.T) {
 			if err != nil {
 				t.Fatalf("readEvent: %v", err)
 			}
-			if got != tc.want {
+			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("readEvent = %+v, want %+v", got, tc.want)
 			}
 		})

@@ -7,11 +7,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/sethvargo/go-githubactions"
 
 	"github.com/natsbench/natsbench-action/comment"
 	"github.com/natsbench/natsbench-action/compare"
+	"github.com/natsbench/natsbench-action/outcome"
 )
 
 // publisher delivers one finished report to each of its targets, and
@@ -131,10 +133,43 @@ func writeJSONFile(path string, r *compare.Report) error {
 }
 
 // gate is fail-on-regression: the only failure that a finished report
-// causes.
+// causes. A head that cannot be measured is as bad as a slower one, or a
+// panic would slip through as "unchanged".
 func gate(cfg Config, r *compare.Report) error {
-	if n := r.Summary[compare.Regression]; cfg.FailOnRegression && n > 0 {
-		return fmt.Errorf("%w: %d", ErrRegressions, n)
+	if !cfg.FailOnRegression {
+		return nil
 	}
-	return nil
+	var why []string
+	count := func(n int, one, many string) {
+		if n == 1 {
+			why = append(why, "1 "+one)
+		} else if n > 1 {
+			why = append(why, fmt.Sprintf("%d %s", n, many))
+		}
+	}
+	count(r.Summary[compare.Regression], "regression", "regressions")
+	failed, builds := 0, 0
+	for _, f := range r.Failures {
+		if f.Side == outcome.Head {
+			failed++
+		}
+	}
+	for _, b := range r.BuildErrors {
+		if b.Side == outcome.Head {
+			builds++
+		}
+	}
+	removed := map[[2]string]bool{}
+	for _, row := range r.Benchmarks {
+		if row.Verdict == compare.Removed {
+			removed[[2]string{row.Package, row.Name}] = true
+		}
+	}
+	count(failed, "benchmark failed on head", "benchmarks failed on head")
+	count(builds, "package does not build on head", "packages do not build on head")
+	count(len(removed), "benchmark removed", "benchmarks removed")
+	if len(why) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s", ErrGate, strings.Join(why, ", "))
 }
