@@ -33,8 +33,8 @@ const maxCandidates = 20
 // PullRequestFor returns the number of the pull request of owner/repo whose
 // head is h: the same commit from the same repository. Candidates are the
 // event's pull requests or, for a fork (none listed), the open pull
-// requests from h's owner and branch and those GitHub associates with the
-// commit; each is read back with GET /repos/{owner}/{repo}/pulls/{n} and
+// requests from h's owner and branch or, failing those, the ones GitHub
+// associates with the commit; each is read back with GET /repos/{owner}/{repo}/pulls/{n} and
 // must match h. None is ErrNoPullRequest; several that match is an error.
 func (g *GitHub) PullRequestFor(ctx context.Context, owner, repo string, h RunHead) (int, error) {
 	if h.SHA == "" || h.Repo == "" {
@@ -101,6 +101,11 @@ func (g *GitHub) candidates(ctx context.Context, left *time.Duration, owner, rep
 			return nil, err
 		}
 	}
+	if len(out) > 0 {
+		return out, nil
+	}
+	// A renamed or deleted branch: ask by commit, which needs the
+	// contents permission too.
 	err := g.do(ctx, left, 0, func(ctx context.Context, c *github.Client) (*github.Response, error) {
 		l, resp, err := c.PullRequests.ListPullRequestsWithCommit(ctx, owner, repo, h.SHA, &github.ListOptions{PerPage: maxCandidates})
 		if err == nil {
