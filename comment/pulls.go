@@ -85,40 +85,37 @@ func (g *GitHub) PullRequestFor(ctx context.Context, owner, repo string, h RunHe
 
 // candidates lists the pull requests that may have h as their head.
 func (g *GitHub) candidates(ctx context.Context, left *time.Duration, owner, repo string, h RunHead) ([]int, error) {
-	var out []int
 	if headOwner, _, ok := strings.Cut(h.Repo, "/"); ok && h.Branch != "" {
 		opts := &github.PullRequestListOptions{State: "open", Head: headOwner + ":" + h.Branch, ListOptions: github.ListOptions{PerPage: maxCandidates}}
-		err := g.do(ctx, left, 0, func(ctx context.Context, c *github.Client) (*github.Response, error) {
-			l, resp, err := c.PullRequests.List(ctx, owner, repo, opts)
-			if err == nil {
-				for _, p := range l {
-					out = append(out, p.GetNumber())
-				}
-			}
-			return resp, err
+		out, err := g.numbers(ctx, left, func(ctx context.Context, c *github.Client) ([]*github.PullRequest, *github.Response, error) {
+			return c.PullRequests.List(ctx, owner, repo, opts)
 		})
-		if err != nil {
-			return nil, err
+		if err != nil || len(out) > 0 {
+			return out, err
 		}
-	}
-	if len(out) > 0 {
-		return out, nil
 	}
 	// A renamed or deleted branch: ask by commit, which needs the
 	// contents permission too.
+	return g.numbers(ctx, left, func(ctx context.Context, c *github.Client) ([]*github.PullRequest, *github.Response, error) {
+		return c.PullRequests.ListPullRequestsWithCommit(ctx, owner, repo, h.SHA, &github.ListOptions{PerPage: maxCandidates})
+	})
+}
+
+// numbers returns the numbers of the pull requests that list returns,
+// retried as every call is.
+func (g *GitHub) numbers(ctx context.Context, left *time.Duration, list func(context.Context, *github.Client) ([]*github.PullRequest, *github.Response, error)) ([]int, error) {
+	var out []int
 	err := g.do(ctx, left, 0, func(ctx context.Context, c *github.Client) (*github.Response, error) {
-		l, resp, err := c.PullRequests.ListPullRequestsWithCommit(ctx, owner, repo, h.SHA, &github.ListOptions{PerPage: maxCandidates})
+		l, resp, err := list(ctx, c)
 		if err == nil {
+			out = out[:0]
 			for _, p := range l {
 				out = append(out, p.GetNumber())
 			}
 		}
 		return resp, err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return out, err
 }
 
 // matches reports whether pr, as GitHub returned it, belongs to

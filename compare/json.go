@@ -67,6 +67,30 @@ func ReadJSON(r io.Reader) (*Report, error) {
 	return &rep, nil
 }
 
+// sides says which sides a row needs figures of.
+type sides struct{ base, head bool }
+
+func (s sides) String() string {
+	switch {
+	case s.base && s.head:
+		return "both base and head"
+	case s.base:
+		return "base"
+	}
+	return "head"
+}
+
+// sidesNeeded lists the known verdicts with the sides each needs.
+var sidesNeeded = map[Verdict]sides{
+	Regression:  {base: true, head: true},
+	Improvement: {base: true, head: true},
+	Unchanged:   {base: true, head: true},
+	Added:       {head: true},
+	Removed:     {base: true},
+	Measured:    {head: true},
+	Failed:      {},
+}
+
 // check validates what the renderer relies on, and reports every problem
 // up to a few.
 func check(r *Report) error {
@@ -118,31 +142,18 @@ func check(r *Report) error {
 				bad("%s.%s: n must not be negative and center must be a number", at, side)
 			}
 		}
-		base, head := row.Base != nil, row.Head != nil
-		switch row.Verdict {
-		case Regression, Improvement, Unchanged:
-			compared = true
-			if !base || !head {
-				bad("%s: verdict %q needs both base and head", at, row.Verdict)
-			}
-		case Added:
-			compared = true
-			if !head {
-				bad("%s: verdict %q needs head", at, row.Verdict)
-			}
-		case Removed:
-			compared = true
-			if !base {
-				bad("%s: verdict %q needs base", at, row.Verdict)
-			}
-		case Measured:
-			measured = true
-			if !head {
-				bad("%s: verdict %q needs head", at, row.Verdict)
-			}
-		case Failed:
-		default:
+		need, known := sidesNeeded[row.Verdict]
+		switch {
+		case !known:
 			bad("%s: unknown verdict %s", at, shown(string(row.Verdict)))
+			continue
+		case need.base && row.Base == nil || need.head && row.Head == nil:
+			bad("%s: verdict %q needs %s", at, row.Verdict, need)
+		}
+		if row.Verdict == Measured {
+			measured = true
+		} else if row.Verdict != Failed {
+			compared = true
 		}
 	}
 	if measured && compared {
