@@ -155,6 +155,7 @@ func runDefaults(t *testing.T, dir, baseline string) *compare.Report {
 	}
 	rc := cfg.Run
 	rc.Dir, rc.Baseline, rc.OutputDir = dir, baseline, t.TempDir()
+	rc.NATS = false // the fixture needs no NATS server, and its timings none beside them
 	res, err := runner.Run(t.Context(), rc)
 	if err != nil {
 		t.Fatal(err)
