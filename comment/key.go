@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // MaxMatrixJSON bounds the matrix DefaultKey reads: a real matrix leg is a
@@ -95,9 +96,12 @@ func matrixValue(v any) (string, error) {
 
 // plain returns s, or s quoted when it is empty, has space at an end or
 // holds a character of the key's own syntax, so that two different
-// matrices never give the same key.
+// matrices never give the same key, or one that is not printable: a
+// matrix value may come from a pull request, and a key shown in the log
+// must stay on one line, where it cannot start a workflow command.
 func plain(s string) string {
-	if s == "" || strings.TrimSpace(s) != s || strings.ContainsAny(s, `,=()"`) {
+	if s == "" || strings.TrimSpace(s) != s || strings.ContainsAny(s, `,=()"`) ||
+		strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) {
 		return strconv.Quote(s)
 	}
 	return s

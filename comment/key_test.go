@@ -23,6 +23,8 @@ func TestDefaultKey(t *testing.T) {
 			want: `bench/go (cfg={"a":"<x>","z":1}, race=true)`},
 		{name: "separators in a value are quoted", matrix: `{"a": "1, b=2"}`, want: `bench/go (a="1, b=2")`},
 		{name: "empty value is quoted", matrix: `{"a": ""}`, want: `bench/go (a="")`},
+		{name: "line breaks and control characters are quoted onto one line", matrix: `{"a\n::x": "v\n::warning::pwned\u0007", "b": {"c": "d\ne"}}`,
+			want: `bench/go ("a\n::x"="v\n::warning::pwned\a", b={"c":"d\ne"})`},
 		{name: "an array is not a matrix", matrix: `[1, 2]`, want: "bench/go", wantErr: true},
 		{name: "broken JSON", matrix: `{"os": `, want: "bench/go", wantErr: true},
 		{name: "text after the object", matrix: `{"os": "a"} {"os": "b"}`, want: "bench/go", wantErr: true},
