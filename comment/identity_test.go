@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/natsbench/natsbench-action/comment"
 	"github.com/natsbench/natsbench-action/comment/githubtest"
@@ -87,8 +88,11 @@ func TestIdentity(t *testing.T) {
 	tests := []struct {
 		name, serverLogin, botLogin string
 		notFound                    bool
+		fault                       func(*githubtest.Server)
 		want                        comment.Identity
 		wantErr                     error
+		wantErrSub                  string
+		wantGets                    int // 0: 1
 	}{
 		{name: "user token: GET /user", serverLogin: "alice",
 			want: comment.Identity{Login: "alice"}},
@@ -99,19 +103,35 @@ func TestIdentity(t *testing.T) {
 		{name: "BotLogin does not override a user token", serverLogin: "alice", botLogin: "bench-app[bot]",
 			want: comment.Identity{Login: "alice"}},
 		{name: "404 is no fallback", serverLogin: githubtest.DefaultLogin, notFound: true,
-			wantErr: comment.ErrPermission},
+			wantErr: comment.ErrPermission, wantGets: 2},
+		{name: "a secondary rate limit's 403 is waited out, not taken for an installation token", serverLogin: "alice",
+			fault: func(s *githubtest.Server) { s.SecondaryRateLimit(1, 5) },
+			want:  comment.Identity{Login: "alice"}, wantGets: 2},
+		{name: "a primary rate limit's 403 is no fallback", serverLogin: "alice",
+			fault:      func(s *githubtest.Server) { s.PrimaryRateLimit(2, 2*time.Hour) },
+			wantErrSub: "rate limit exhausted", wantGets: 2},
+		{name: "a 502 is retried", serverLogin: githubtest.DefaultLogin,
+			fault: func(s *githubtest.Server) { s.FailNext(1, 502) },
+			want:  comment.Identity{Login: comment.DefaultBotLogin, Assumed: true}, wantGets: 2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := githubtest.New(t, githubtest.WithLogin(tc.serverLogin))
 			srv.NotFound(tc.notFound)
+			if tc.fault != nil {
+				tc.fault(srv)
+			}
 			g, _ := newGitHub(t, srv)
 			g.BotLogin = tc.botLogin
+			// Twice: a success is remembered, a failure is not.
 			for range 2 {
 				got, err := g.Identity(t.Context())
-				if tc.wantErr != nil {
-					if !errors.Is(err, tc.wantErr) {
-						t.Fatalf("Identity err = %v, want %v", err, tc.wantErr)
+				if tc.wantErr != nil || tc.wantErrSub != "" {
+					if err == nil || (tc.wantErr != nil && !errors.Is(err, tc.wantErr)) || !strings.Contains(err.Error(), tc.wantErrSub) {
+						t.Fatalf("Identity err = %v, want %v %q", err, tc.wantErr, tc.wantErrSub)
+					}
+					if tc.wantErr == nil && errors.Is(err, comment.ErrPermission) {
+						t.Errorf("Identity err %v is ErrPermission", err)
 					}
 					continue
 				}
@@ -119,10 +139,7 @@ func TestIdentity(t *testing.T) {
 					t.Fatalf("Identity = %+v, %v; want %+v", got, err, tc.want)
 				}
 			}
-			want := 1
-			if tc.wantErr != nil {
-				want = 2 // a failure is not remembered
-			}
+			want := max(tc.wantGets, 1)
 			if n := srv.Calls("GET"); n != want {
 				t.Errorf("%d GET /user, want %d", n, want)
 			}
