@@ -110,3 +110,62 @@ func TestUpsertConcurrentPostersEndWithOne(t *testing.T) {
 		})
 	}
 }
+
+// TestUpsertDuplicateCleanupIsBestEffort: a delete that keeps failing does
+// not fail a post that succeeded; the duplicate it leaves is removed by the
+// next run.
+func TestUpsertDuplicateCleanupIsBestEffort(t *testing.T) {
+	srv := githubtest.New(t)
+	m := comment.KeyMarker("k")
+	older := srv.AddComment(pr.Owner, pr.Repo, pr.Number, githubtest.DefaultLogin, m+"\nrun 1 of job A")
+	srv.AddComment(pr.Owner, pr.Repo, pr.Number, githubtest.DefaultLogin, m+"\nrun 1 of job B")
+	g, _ := newGitHub(t, srv)
+	srv.FailNextOn(http.MethodDelete, 100, http.StatusBadGateway)
+	u, err := g.Upsert(t.Context(), pr, "k", "run 2")
+	if err != nil {
+		t.Fatalf("Upsert with failing deletes: %v", err)
+	}
+	if !strings.HasSuffix(u, fmt.Sprint(older)) {
+		t.Errorf("url %q, want the oldest comment's", u)
+	}
+	if n := len(keyed(srv, "k")); n != 2 {
+		t.Fatalf("%d comments, want the duplicate still there", n)
+	}
+	srv.FailNextOn("", 0, 0)
+	if _, err := g.Upsert(t.Context(), pr, "k", "run 3"); err != nil {
+		t.Fatal(err)
+	}
+	got := keyed(srv, "k")
+	if len(got) != 1 || got[0].ID != older || got[0].Body != m+"\nrun 3" {
+		t.Errorf("after the next run: %+v, want only %d saying run 3", got, older)
+	}
+}
+
+// TestUpsertSurvivorGoneKeepsOurs: when the older comment that settle would
+// keep cannot be edited (deleted in the meantime), the comment just created
+// stays, and nothing is deleted.
+func TestUpsertSurvivorGoneKeepsOurs(t *testing.T) {
+	srv := githubtest.New(t)
+	m := comment.KeyMarker("k")
+	var older int64
+	srv.BeforeCreate(func(*http.Request) {
+		// Another poster's comment lands first and is then refused to us
+		// on edit: it is deleted between our re-list and our edit.
+		if older == 0 {
+			older = srv.AddComment(pr.Owner, pr.Repo, pr.Number, githubtest.DefaultLogin, m+"\nthe other poster's")
+		}
+	})
+	g, _ := newGitHub(t, srv)
+	srv.FailNextOn(http.MethodPatch, 100, http.StatusNotFound)
+	u, err := g.Upsert(t.Context(), pr, "k", "ours")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := keyed(srv, "k")
+	if len(got) != 2 || got[1].Body != m+"\nours" || u != got[1].HTMLURL() {
+		t.Errorf("comments %+v, url %s: want ours kept and returned", got, u)
+	}
+	if srv.Calls(http.MethodDelete) != 0 {
+		t.Errorf("%d deletes, want none when the survivor could not be updated", srv.Calls(http.MethodDelete))
+	}
+}
