@@ -1,5 +1,6 @@
 // Package comment posts the benchmark report as one sticky pull request
-// comment per key, edited in place on every run, and writes the job summary
+// comment per key, edited in place on every run (only the token's own
+// comments count, and duplicates are removed), and writes the job summary
 // and step outputs. It talks to the GitHub REST API through go-github,
 // retrying what GitHub asks to be retried (5xx, rate limits) and reporting a
 // read-only token as ErrPermission so the caller can fall back to the job
@@ -312,9 +313,13 @@ func (g *GitHub) settle(ctx context.Context, left *time.Duration, t Target, mark
 	// may have had to assume.
 	me := g.learn(out.GetUser().GetLogin())
 	ours, err := g.find(ctx, left, t, marker, me, 0)
-	if err != nil || len(ours) == 0 {
+	if err != nil {
 		return out
 	}
+	// A listing may lag behind a create; ours is ours all the same.
+	ours = append(ours, out.GetID())
+	slices.Sort(ours)
+	ours = slices.Compact(ours)
 	keep := ours[0]
 	if keep != out.GetID() {
 		var kept *github.IssueComment

@@ -169,3 +169,28 @@ func TestUpsertSurvivorGoneKeepsOurs(t *testing.T) {
 		t.Errorf("%d deletes, want none when the survivor could not be updated", srv.Calls(http.MethodDelete))
 	}
 }
+
+// TestUpsertListingLagStillOne: when the listing after a create does not
+// show the new comment yet but does show an older one of ours (a concurrent
+// poster's), the new comment is still the one deleted.
+func TestUpsertListingLagStillOne(t *testing.T) {
+	srv := githubtest.New(t)
+	m := comment.KeyMarker("k")
+	var older int64
+	srv.BeforeCreate(func(*http.Request) {
+		if older == 0 {
+			older = srv.AddComment(pr.Owner, pr.Repo, pr.Number, githubtest.DefaultLogin, m+"\nthe other poster's")
+			srv.ListLag(1) // ours, about to be stored, is left out
+		}
+	})
+	g, _ := newGitHub(t, srv)
+	u, err := g.Upsert(t.Context(), pr, "k", "ours")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.ListLag(0)
+	got := keyed(srv, "k")
+	if len(got) != 1 || got[0].ID != older || got[0].Body != m+"\nours" || u != got[0].HTMLURL() {
+		t.Errorf("comments %+v, url %s: want only %d, saying ours", got, u, older)
+	}
+}

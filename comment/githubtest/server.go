@@ -96,6 +96,7 @@ type Server struct {
 	requests     []Request
 	authFails    int
 	beforeCreate func(*http.Request)
+	lag          int
 	// faults, applied in this order to the next requests
 	primary    int
 	primaryIn  time.Duration
@@ -267,6 +268,14 @@ func (s *Server) BeforeCreate(f func(*http.Request)) {
 	s.beforeCreate = f
 }
 
+// ListLag makes listings leave out the newest n comments of each issue,
+// as a replica that has not caught up yet would.
+func (s *Server) ListLag(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lag = n
+}
+
 // Calls returns how many requests with method the server received
 // (including failed ones); "" counts all.
 func (s *Server) Calls(method string) int {
@@ -391,6 +400,9 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 		page = n
 	}
 	all := s.CommentsOn(owner, repo, number)
+	s.mu.Lock()
+	all = all[:max(len(all)-s.lag, 0)]
+	s.mu.Unlock()
 	last := max((len(all)+perPage-1)/perPage, 1)
 	lo := min((page-1)*perPage, len(all))
 	hi := min(lo+perPage, len(all))
