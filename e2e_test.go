@@ -157,7 +157,7 @@ func actionInputs(token string) map[string]string {
 		"github-token": token, "mode": "run", "report": "", "working-directory": "mod",
 		"packages": "./...", "bench": ".", "count": "6", "benchtime": "20ms", "timeout": "2m",
 		"baseline": "", "threshold": "5", "alpha": "0.05", "output-dir": "natsbench-results",
-		"comment": "true", "comment-key": "", "nats": "true", "fail-on-regression": "false",
+		"comment": "true", "comment-key": "", "matrix": "null", "nats": "true", "fail-on-regression": "false",
 	}
 }
 

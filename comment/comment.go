@@ -1,5 +1,6 @@
 // Package comment posts the benchmark report as one sticky pull request
-// comment per key, edited in place on every run, and writes the job summary
+// comment per key, edited in place on every run (only the token's own
+// comments count, and duplicates are removed), and writes the job summary
 // and step outputs. It talks to the GitHub REST API through go-github,
 // retrying what GitHub asks to be retried (5xx, rate limits) and reporting a
 // read-only token as ErrPermission so the caller can fall back to the job
@@ -14,7 +15,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -81,6 +84,14 @@ type GitHub struct {
 	// MaxRateLimitWait is the longest wait for the primary rate limit to
 	// reset; a later reset gives up at once (0: DefaultMaxRateLimitWait).
 	MaxRateLimitWait time.Duration
+	// BotLogin is the account assumed for a token that may not read GET
+	// /user, as no installation token may (empty: DefaultBotLogin, the
+	// GITHUB_TOKEN's). Set it to "<app-slug>[bot]" for a GitHub App's
+	// token. A wrong guess costs one extra comment, deleted again, per run.
+	BotLogin string
+
+	idMu sync.Mutex
+	id   Identity // the token's account, once known
 
 	base   *url.URL
 	hc     *http.Client        // adds the Authorization header
@@ -199,10 +210,15 @@ func withMarker(marker, body string) string {
 	return marker + "\n" + body
 }
 
-// Upsert makes sure the pull request t has exactly one comment for key with
-// the given body: it edits the newest comment carrying KeyMarker(key) in
-// place, or creates one. The body must fit BodyLimit(key): a longer one is
-// an error, before any call. It returns the comment's html_url.
+// Upsert makes sure the pull request t has exactly one comment of ours for
+// key with the given body. Ours means written by the token's account (see
+// Identity) and starting with KeyMarker(key); a marker in anyone else's
+// comment is ignored and that comment never touched. It edits the oldest of
+// ours in place and deletes any others, or creates one. After creating it
+// lists again: a poster running at the same time may have created one too,
+// and both then keep the oldest, with their body, and delete the rest. The
+// body must fit BodyLimit(key): a longer one is an error, before any call.
+// It returns the comment's html_url.
 func (g *GitHub) Upsert(ctx context.Context, t Target, key, body string) (string, error) {
 	if t.Owner == "" || t.Repo == "" || t.Number <= 0 {
 		return "", fmt.Errorf("upserting comment: invalid target %q: want owner, repo and a positive number", t.String())
@@ -216,9 +232,17 @@ func (g *GitHub) Upsert(ctx context.Context, t Target, key, body string) (string
 	if left <= 0 {
 		left = DefaultMaxWait
 	}
-	existing, err := g.find(ctx, &left, t, marker, 0)
+	me, err := g.identity(ctx, &left)
 	if err != nil {
 		return "", g.clean(fmt.Errorf("finding the comment for key %q on %s: %w", key, t, err))
+	}
+	ours, err := g.find(ctx, &left, t, marker, me, 0)
+	if err != nil {
+		return "", g.clean(fmt.Errorf("finding the comment for key %q on %s: %w", key, t, err))
+	}
+	var existing int64
+	if len(ours) > 0 {
+		existing = ours[0]
 	}
 	write := func(b string) (*github.IssueComment, error) {
 		ic := &github.IssueComment{Body: github.String(b)}
@@ -236,10 +260,9 @@ func (g *GitHub) Upsert(ctx context.Context, t Target, key, body string) (string
 			if !errors.Is(err, ErrPermission) {
 				return nil, fmt.Errorf("updating comment %d on %s: %w", existing, t, err)
 			}
-			// Deleted since we listed it (404), or not ours to edit (403:
-			// someone copied the marker): create our own, which the next
-			// run finds as the newest. A token that can't comment at all
-			// fails the create the same way.
+			// Deleted since we listed it (404), or refused (403): create
+			// one, which settle reconciles with any other. A token that
+			// can't comment at all fails the create the same way.
 			existing = 0
 		}
 		var prev error
@@ -247,12 +270,12 @@ func (g *GitHub) Upsert(ctx context.Context, t Target, key, body string) (string
 			defer func() { prev = err }()
 			if ambiguous(prev) {
 				// The last create may have landed: look before posting again.
-				id, err := g.find(ctx, &left, t, marker, 1)
+				ids, err := g.find(ctx, &left, t, marker, me, 1)
 				if err != nil {
 					return nil, err
 				}
-				if id != 0 {
-					out, resp, err = c.Issues.EditComment(ctx, t.Owner, t.Repo, id, ic)
+				if len(ids) > 0 {
+					out, resp, err = c.Issues.EditComment(ctx, t.Owner, t.Repo, ids[0], ic)
 					return resp, err
 				}
 			}
@@ -268,14 +291,65 @@ func (g *GitHub) Upsert(ctx context.Context, t Target, key, body string) (string
 	if err != nil {
 		return "", g.clean(err)
 	}
-	return out.GetHTMLURL(), nil
+	if existing != 0 {
+		// The oldest of ours is up to date; the others are duplicates
+		// that an earlier race left.
+		g.remove(ctx, &left, t, ours[1:])
+		return out.GetHTMLURL(), nil
+	}
+	return g.settle(ctx, &left, t, marker, out).GetHTMLURL(), nil
 }
 
-// find returns the ID of the comment to update: the newest with the marker
-// at its start (as we write it), else the newest containing it anywhere;
-// 0 if none. Others with the same marker are left alone.
-func (g *GitHub) find(ctx context.Context, left *time.Duration, t Target, marker string, attempts int) (int64, error) {
-	var first, anywhere int64
+// settle reconciles out, the comment just written by the create path, with
+// any other of ours for marker: a concurrent poster may have created one
+// too. It lists again, gives the oldest out's body and deletes the others,
+// so that racing posters agree on the survivor (ids only grow) and end with
+// one comment. It returns the survivor. It is best effort: on a failure the
+// duplicate stays, and the next run's Upsert deletes it.
+func (g *GitHub) settle(ctx context.Context, left *time.Duration, t Target, marker string, out *github.IssueComment) *github.IssueComment {
+	// The author of a comment we just made is certainly us, where Identity
+	// may have had to assume.
+	me := g.learn(out.GetUser().GetLogin())
+	ours, err := g.find(ctx, left, t, marker, me, 0)
+	if err != nil {
+		return out
+	}
+	// A listing may lag behind a create; ours is ours all the same.
+	ours = append(ours, out.GetID())
+	slices.Sort(ours)
+	ours = slices.Compact(ours)
+	keep := ours[0]
+	if keep != out.GetID() {
+		var kept *github.IssueComment
+		err := g.do(ctx, left, 0, func(ctx context.Context, c *github.Client) (resp *github.Response, err error) {
+			kept, resp, err = c.Issues.EditComment(ctx, t.Owner, t.Repo, keep, &github.IssueComment{Body: github.String(out.GetBody())})
+			return resp, err
+		})
+		if err != nil {
+			return out
+		}
+		out = kept
+	}
+	g.remove(ctx, left, t, slices.DeleteFunc(ours, func(id int64) bool { return id == keep }))
+	return out
+}
+
+// remove deletes the comments ids, which must be ours. It is best effort:
+// one already gone (a concurrent poster deleted it) is what we wanted, and
+// one left is deleted by the next run.
+func (g *GitHub) remove(ctx context.Context, left *time.Duration, t Target, ids []int64) {
+	for _, id := range ids {
+		_ = g.do(ctx, left, 0, func(ctx context.Context, c *github.Client) (*github.Response, error) {
+			return c.Issues.DeleteComment(ctx, t.Owner, t.Repo, id)
+		})
+	}
+}
+
+// find returns the IDs of our comments for marker, oldest first: those
+// written by me that start with the marker, as we write it. A marker
+// elsewhere, or in another account's comment, is not ours.
+func (g *GitHub) find(ctx context.Context, left *time.Duration, t Target, marker string, me Identity, attempts int) ([]int64, error) {
+	var ours []int64
 	opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
 	for page := 0; page < maxPages; page++ {
 		var list []*github.IssueComment
@@ -288,15 +362,11 @@ func (g *GitHub) find(ctx context.Context, left *time.Duration, t Target, marker
 			return resp, err
 		})
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		for _, c := range list {
-			b, id := c.GetBody(), c.GetID()
-			if strings.HasPrefix(b, marker) && id > first {
-				first = id
-			}
-			if strings.Contains(b, marker) && id > anywhere {
-				anywhere = id
+			if me.owns(c.GetUser().GetLogin()) && strings.HasPrefix(c.GetBody(), marker) && c.GetID() != 0 {
+				ours = append(ours, c.GetID())
 			}
 		}
 		if next == 0 {
@@ -304,10 +374,8 @@ func (g *GitHub) find(ctx context.Context, left *time.Duration, t Target, marker
 		}
 		opts.Page = next
 	}
-	if first != 0 {
-		return first, nil
-	}
-	return anywhere, nil
+	slices.Sort(ours)
+	return slices.Compact(ours), nil
 }
 
 // clean hides the token in err's text, should any layer have put it there.
@@ -328,3 +396,12 @@ type redacted struct {
 
 func (r *redacted) Error() string { return r.msg }
 func (r *redacted) Unwrap() error { return r.err }
+
+// status returns the HTTP status of a go-github error, or 0.
+func status(err error) int {
+	var er *github.ErrorResponse
+	if errors.As(err, &er) && er.Response != nil {
+		return er.Response.StatusCode
+	}
+	return 0
+}

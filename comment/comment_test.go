@@ -91,7 +91,8 @@ func TestUpsert(t *testing.T) {
 			posts:     []post{{key: "k", body: "first run"}, {key: "k", body: "second run"}},
 			wantKeyed: map[string]string{"k": "second run"},
 			wantTotal: 1,
-			wantCalls: map[string]int{"GET": 2, "POST": 1, "PATCH": 1},
+			// GET /user once; run 1 lists, creates and lists again; run 2 lists and edits.
+			wantCalls: map[string]int{"GET": 4, "POST": 1, "PATCH": 1, "DELETE": 0},
 		},
 		{
 			name: "marker found on page 3 of 3",
@@ -103,24 +104,25 @@ func TestUpsert(t *testing.T) {
 			posts:     []post{{key: "k", body: "new report"}},
 			wantKeyed: map[string]string{"k": "new report"},
 			wantTotal: 216,
-			wantCalls: map[string]int{"GET": 3, "POST": 0, "PATCH": 1},
+			wantCalls: map[string]int{"GET": 4, "POST": 0, "PATCH": 1},
 		},
 		{
 			name:      "two keys keep two comments",
 			posts:     []post{{key: "linux", body: "L1"}, {key: "arm", body: "A1"}, {key: "linux", body: "L2"}, {key: "arm", body: "A2"}},
 			wantKeyed: map[string]string{"linux": "L2", "arm": "A2"},
 			wantTotal: 2,
-			wantCalls: map[string]int{"GET": 4, "POST": 2, "PATCH": 2},
+			wantCalls: map[string]int{"GET": 7, "POST": 2, "PATCH": 2},
 		},
 		{
-			name: "several with the marker: newest updated, others left alone",
+			name: "several of ours with the marker: oldest updated, the others deleted",
 			seed: func(s *githubtest.Server) {
 				s.AddComment(pr.Owner, pr.Repo, pr.Number, githubtest.DefaultLogin, comment.KeyMarker("k")+"\nolder")
 				s.AddComment(pr.Owner, pr.Repo, pr.Number, githubtest.DefaultLogin, comment.KeyMarker("k")+"\nnewer")
 			},
 			posts:     []post{{key: "k", body: "updated"}},
-			wantTotal: 2,
-			wantCalls: map[string]int{"POST": 0, "PATCH": 1},
+			wantKeyed: map[string]string{"k": "updated"},
+			wantTotal: 1,
+			wantCalls: map[string]int{"POST": 0, "PATCH": 1, "DELETE": 1},
 		},
 		{
 			name: "marker quoted in someone's reply is not taken for ours",
@@ -133,21 +135,22 @@ func TestUpsert(t *testing.T) {
 			wantCalls: map[string]int{"POST": 0, "PATCH": 1},
 		},
 		{
-			name: "marker copied into a comment we may not edit: ours is created",
+			name: "marker copied into someone else's comment: ignored, ours is created",
 			seed: func(s *githubtest.Server) {
 				s.AddComment(pr.Owner, pr.Repo, pr.Number, "human", comment.KeyMarker("k")+"\ncopied")
 			},
 			posts:     []post{{key: "k", body: "v1"}, {key: "k", body: "v2"}},
 			wantTotal: 2,
-			// run 1: PATCH 403 then POST; run 2: PATCH of ours (the newest).
-			wantCalls: map[string]int{"POST": 1, "PATCH": 2},
+			// run 1: POST; run 2: PATCH of ours. The copy is never written to.
+			wantCalls: map[string]int{"POST": 1, "PATCH": 1, "DELETE": 0},
 		},
 		{
-			name:       "502 twice then success",
-			posts:      []post{{key: "k", body: "ok", fault: func(s *githubtest.Server) { s.FailNext(2, http.StatusBadGateway) }}},
-			wantKeyed:  map[string]string{"k": "ok"},
-			wantTotal:  1,
-			wantCalls:  map[string]int{"GET": 3, "POST": 1},
+			name:      "502 twice then success",
+			posts:     []post{{key: "k", body: "ok", fault: func(s *githubtest.Server) { s.FailNext(2, http.StatusBadGateway) }}},
+			wantKeyed: map[string]string{"k": "ok"},
+			wantTotal: 1,
+			// GET /user twice (502, 502), GET /user, list, create, list.
+			wantCalls:  map[string]int{"GET": 5, "POST": 1},
 			wantSleeps: s(1, 2),
 		},
 		{
@@ -163,7 +166,7 @@ func TestUpsert(t *testing.T) {
 			posts:      []post{{key: "k", body: "once", fault: func(s *githubtest.Server) { s.LoseResponses(1, http.StatusGatewayTimeout) }}},
 			wantKeyed:  map[string]string{"k": "once"},
 			wantTotal:  1,
-			wantCalls:  map[string]int{"GET": 2, "POST": 1, "PATCH": 1},
+			wantCalls:  map[string]int{"GET": 4, "POST": 1, "PATCH": 1},
 			wantSleeps: s(1),
 		},
 		{
@@ -174,7 +177,7 @@ func TestUpsert(t *testing.T) {
 			}}},
 			wantKeyed:  map[string]string{"k": "once"},
 			wantTotal:  2,
-			wantCalls:  map[string]int{"GET": 2, "POST": 2, "PATCH": 0},
+			wantCalls:  map[string]int{"GET": 4, "POST": 2, "PATCH": 0},
 			wantSleeps: s(1),
 		},
 		{
@@ -208,13 +211,13 @@ func TestUpsert(t *testing.T) {
 		{
 			name: "the wait budget is shared by the calls of one upsert",
 			posts: []post{{key: "k", body: "ok", fault: func(s *githubtest.Server) {
-				s.SecondaryRateLimit(1, 100)                                 // the list waits 100s of 180s
+				s.SecondaryRateLimit(1, 100)                                 // GET /user waits 100s of 180s
 				s.FailNextOn(http.MethodPost, 2, http.StatusTooManyRequests) // the create 60s, then 60s more is over
 			}}},
 			wantErrSub: "GitHub asks to wait 1m0s, over the 20s left of the wait budget",
 			wantSleeps: s(100, 60),
 			wantTotal:  0,
-			wantCalls:  map[string]int{"GET": 2, "POST": 2},
+			wantCalls:  map[string]int{"GET": 3, "POST": 2},
 		},
 		{
 			name:       "429 is a rate limit",
@@ -237,7 +240,7 @@ func TestUpsert(t *testing.T) {
 			wantErr:    comment.ErrPermission,
 			wantErrSub: "Resource not accessible by integration",
 			wantTotal:  0,
-			wantCalls:  map[string]int{"GET": 1, "POST": 1},
+			wantCalls:  map[string]int{"GET": 2, "POST": 1},
 		},
 		{
 			name: "fork's token with an existing comment is ErrPermission",
@@ -350,21 +353,25 @@ func TestUpsert(t *testing.T) {
 	}
 }
 
-func TestUpsertSeveralMatchesUpdatesNewest(t *testing.T) {
+// TestUpsertSeveralOfOursKeepsOldest: duplicates that an earlier race (or
+// an older version) left are deleted, and the oldest, where the
+// conversation first saw the report, is kept.
+func TestUpsertSeveralOfOursKeepsOldest(t *testing.T) {
 	srv := githubtest.New(t)
 	older := srv.AddComment(pr.Owner, pr.Repo, pr.Number, githubtest.DefaultLogin, comment.KeyMarker("k")+"\nolder")
-	newer := srv.AddComment(pr.Owner, pr.Repo, pr.Number, githubtest.DefaultLogin, comment.KeyMarker("k")+"\nnewer")
+	srv.AddComment(pr.Owner, pr.Repo, pr.Number, githubtest.DefaultLogin, comment.KeyMarker("k")+"\nnewer")
+	other := srv.AddComment(pr.Owner, pr.Repo, pr.Number, githubtest.DefaultLogin, comment.KeyMarker("other")+"\nanother key")
 	g, _ := newGitHub(t, srv)
-	if _, err := g.Upsert(t.Context(), pr, "k", "updated"); err != nil {
+	u, err := g.Upsert(t.Context(), pr, "k", "updated")
+	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range srv.Comments() {
-		switch {
-		case c.ID == older && !strings.HasSuffix(c.Body, "older"):
-			t.Errorf("older comment changed: %q", c.Body)
-		case c.ID == newer && !strings.HasSuffix(c.Body, "updated"):
-			t.Errorf("newer comment not updated: %q", c.Body)
-		}
+	got := srv.CommentsOn(pr.Owner, pr.Repo, pr.Number)
+	if len(got) != 2 || got[0].ID != older || !strings.HasSuffix(got[0].Body, "updated") || got[1].ID != other || !strings.HasSuffix(got[1].Body, "another key") {
+		t.Errorf("comments = %+v, want %d updated and %d untouched", got, older, other)
+	}
+	if !strings.HasSuffix(u, fmt.Sprint(older)) {
+		t.Errorf("url %q is not the kept comment's", u)
 	}
 }
 

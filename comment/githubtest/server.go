@@ -1,7 +1,8 @@
 // Package githubtest is an in-memory fake of the GitHub REST API's issue
-// comment endpoints, answering like GitHub (JSON shapes, Link pagination,
-// 401/403/404/422, rate limit headers) with programmable faults, for tests
-// of code that posts comments. It listens on loopback under the base path
+// comment endpoints and GET /user, answering like GitHub (JSON shapes, Link
+// pagination, 401/403/404/422, rate limit headers) with programmable
+// faults, for tests of code that posts comments. It is safe for concurrent
+// clients, so tests can race two posters against it. It listens on loopback under the base path
 // /api/v3/, as GitHub Enterprise Server does, so clients must honour the
 // configured API URL.
 package githubtest
@@ -27,7 +28,8 @@ const BasePath = "/api/v3/"
 // DefaultToken is the token the server expects unless WithToken says otherwise.
 const DefaultToken = "ghs_fakeTokenForTests0123456789"
 
-// DefaultLogin is the author of comments created through the API.
+// DefaultLogin is the author of comments created through the API: the
+// token is a workflow's GITHUB_TOKEN unless WithLogin says otherwise.
 const DefaultLogin = "github-actions[bot]"
 
 // MaxBody is GitHub's limit on a comment body, in characters.
@@ -39,6 +41,7 @@ const (
 	MsgSecondaryRate          = "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID."
 	DocSecondaryRate          = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"
 	docComments               = "https://docs.github.com/rest/issues/comments"
+	docUser                   = "https://docs.github.com/rest/users/users#get-the-authenticated-user"
 	primaryRateLimitMsg       = "API rate limit exceeded for installation. If you reach out to GitHub Support for help, please include the request ID."
 	defaultPerPage            = 30
 	maxPerPage                = 100
@@ -72,7 +75,10 @@ func WithToken(token string) Option { return func(s *Server) { s.token = token }
 // MaxBody), to make the server refuse what the client thinks fits.
 func WithMaxBody(n int) Option { return func(s *Server) { s.maxBody = n } }
 
-// WithLogin sets the author of comments created through the API.
+// WithLogin sets the account the token acts as: the author of comments
+// created through the API. A login ending in "[bot]" is an app's
+// installation token, which GET /user refuses with 403 as GitHub does;
+// any other is a user's token, which GET /user names.
 func WithLogin(login string) Option { return func(s *Server) { s.login = login } }
 
 // Server is the fake API. Its methods are safe for concurrent use.
@@ -82,12 +88,15 @@ type Server struct {
 	login   string
 	maxBody int
 
-	mu        sync.Mutex
-	comments  []*Comment // in ID order
-	nextID    int64
-	clock     time.Time
-	calls     map[string]int
-	authFails int
+	mu           sync.Mutex
+	comments     []*Comment // in ID order
+	nextID       int64
+	clock        time.Time
+	calls        map[string]int
+	requests     []Request
+	authFails    int
+	beforeCreate func(*http.Request)
+	lag          int
 	// faults, applied in this order to the next requests
 	primary    int
 	primaryIn  time.Duration
@@ -123,6 +132,8 @@ func New(t testing.TB, opts ...Option) *Server {
 	mux.HandleFunc("GET "+BasePath+"repos/{owner}/{repo}/issues/{number}/comments", s.list)
 	mux.HandleFunc("POST "+BasePath+"repos/{owner}/{repo}/issues/{number}/comments", s.create)
 	mux.HandleFunc("PATCH "+BasePath+"repos/{owner}/{repo}/issues/comments/{id}", s.edit)
+	mux.HandleFunc("DELETE "+BasePath+"repos/{owner}/{repo}/issues/comments/{id}", s.remove)
+	mux.HandleFunc("GET "+BasePath+"user", s.user)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, errBody("Not Found", "https://docs.github.com/rest", nil))
 	})
@@ -231,6 +242,43 @@ func (s *Server) CommentsOn(owner, repo string, number int) []Comment {
 	return out
 }
 
+// Request is one request the server received: its method and its path
+// below BasePath, such as "repos/o/r/issues/comments/1000001".
+type Request struct {
+	Method, Path string
+}
+
+// Requests returns every request received so far (including failed
+// ones), in arrival order.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.requests)
+}
+
+// CommentPath is the API path (below BasePath) of the comment with id, as
+// Requests reports edits and deletions of it.
+func CommentPath(owner, repo string, id int64) string {
+	return fmt.Sprintf("repos/%s/%s/issues/comments/%d", owner, repo, id)
+}
+
+// BeforeCreate makes every comment creation call f with the request once
+// it is validated and before the comment is stored, with no lock held;
+// nil removes it. Tests use it to line concurrent posters up.
+func (s *Server) BeforeCreate(f func(*http.Request)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.beforeCreate = f
+}
+
+// ListLag makes listings leave out the newest n comments of each issue,
+// as a replica that has not caught up yet would.
+func (s *Server) ListLag(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lag = n
+}
+
 // Calls returns how many requests with method the server received
 // (including failed ones); "" counts all.
 func (s *Server) Calls(method string) int {
@@ -258,6 +306,7 @@ func (s *Server) ResetCalls() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	clear(s.calls)
+	s.requests = nil
 	s.authFails = 0
 }
 
@@ -276,6 +325,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.calls[r.Method]++
+		s.requests = append(s.requests, Request{Method: r.Method, Path: strings.TrimPrefix(r.URL.Path, BasePath)})
 		auth := r.Header.Get("Authorization")
 		if auth != "Bearer "+s.token && auth != "token "+s.token {
 			s.authFails++
@@ -353,6 +403,9 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 		page = n
 	}
 	all := s.CommentsOn(owner, repo, number)
+	s.mu.Lock()
+	all = all[:max(len(all)-s.lag, 0)]
+	s.mu.Unlock()
 	last := max((len(all)+perPage-1)/perPage, 1)
 	lo := min((page-1)*perPage, len(all))
 	hi := min(lo+perPage, len(all))
@@ -390,6 +443,12 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 	body, ok := commentBody(w, r, "create-an-issue-comment", s.maxBody)
 	if !ok {
 		return
+	}
+	s.mu.Lock()
+	hook := s.beforeCreate
+	s.mu.Unlock()
+	if hook != nil {
+		hook(r)
 	}
 	s.mu.Lock()
 	c := *s.add(owner, repo, number, s.login, body)
@@ -430,6 +489,42 @@ func (s *Server) edit(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, toJSON(r, out))
 }
 
+// remove deletes a comment: 204, 404 if there is none, 403 if another
+// account wrote it (as edit).
+func (s *Server) remove(w http.ResponseWriter, r *http.Request) {
+	owner, repo := r.PathValue("owner"), r.PathValue("repo")
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	const doc = docComments + "#delete-an-issue-comment"
+	if err != nil {
+		writeJSON(w, http.StatusNotFound, errBody("Not Found", doc, nil))
+		return
+	}
+	s.mu.Lock()
+	i := slices.IndexFunc(s.comments, func(c *Comment) bool { return c.ID == id && c.Owner == owner && c.Repo == repo })
+	switch {
+	case i < 0:
+		s.mu.Unlock()
+		writeJSON(w, http.StatusNotFound, errBody("Not Found", doc, nil))
+	case s.comments[i].Login != s.login:
+		s.mu.Unlock()
+		writeJSON(w, http.StatusForbidden, errBody(MsgNotAccessible, doc, nil))
+	default:
+		s.comments = slices.Delete(s.comments, i, i+1)
+		s.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+// user answers GET /user: the account of a user's token, and 403 for an
+// app's installation token, which has no user.
+func (s *Server) user(w http.ResponseWriter, r *http.Request) {
+	if userType(s.login) == "Bot" {
+		writeJSON(w, http.StatusForbidden, errBody(MsgNotAccessible, docUser, nil))
+		return
+	}
+	writeJSON(w, http.StatusOK, userJSON(s.login))
+}
+
 func issuePath(w http.ResponseWriter, r *http.Request) (owner, repo string, number int, ok bool) {
 	n, err := strconv.Atoi(r.PathValue("number"))
 	if err != nil || n < 1 {
@@ -468,20 +563,24 @@ func apiURL(r *http.Request, c Comment) string {
 
 func toJSON(r *http.Request, c Comment) map[string]any {
 	return map[string]any{
-		"id":        c.ID,
-		"node_id":   fmt.Sprintf("IC_fake%d", c.ID),
-		"url":       apiURL(r, c),
-		"html_url":  c.HTMLURL(),
-		"issue_url": fmt.Sprintf("http://%s%srepos/%s/%s/issues/%d", r.Host, BasePath, c.Owner, c.Repo, c.Number),
-		"body":      c.Body,
-		"user": map[string]any{
-			"login": c.Login,
-			"id":    len(c.Login) * 1000,
-			"type":  userType(c.Login),
-		},
+		"id":                 c.ID,
+		"node_id":            fmt.Sprintf("IC_fake%d", c.ID),
+		"url":                apiURL(r, c),
+		"html_url":           c.HTMLURL(),
+		"issue_url":          fmt.Sprintf("http://%s%srepos/%s/%s/issues/%d", r.Host, BasePath, c.Owner, c.Repo, c.Number),
+		"body":               c.Body,
+		"user":               userJSON(c.Login),
 		"created_at":         c.CreatedAt.Format(time.RFC3339),
 		"updated_at":         c.UpdatedAt.Format(time.RFC3339),
 		"author_association": "NONE",
+	}
+}
+
+func userJSON(login string) map[string]any {
+	return map[string]any{
+		"login": login,
+		"id":    len(login) * 1000,
+		"type":  userType(login),
 	}
 }
 

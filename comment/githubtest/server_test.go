@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-github/v60/github"
@@ -82,6 +84,7 @@ func TestServer(t *testing.T) {
 	}
 	tests := []struct {
 		name                     string
+		opts                     []githubtest.Option
 		setup                    func(*githubtest.Server)
 		method, path, auth, body string
 		checks                   []check
@@ -120,11 +123,27 @@ func TestServer(t *testing.T) {
 			}}},
 		{name: "forbidden fault blocks writes only", setup: func(s *githubtest.Server) { s.Forbidden(true) }, method: "POST", path: list, auth: bearer, body: `{"body":"x"}`,
 			checks: []check{status(403), contains(githubtest.MsgNotAccessible)}},
-		{name: "unknown route is 404", method: "GET", path: "user", auth: bearer, checks: []check{status(404)}},
+		{name: "unknown route is 404", method: "GET", path: "users/octocat/repos", auth: bearer, checks: []check{status(404)}},
+		{name: "GET /user refuses an installation token", method: "GET", path: "user", auth: bearer,
+			checks: []check{status(403), contains(githubtest.MsgNotAccessible)}},
+		{name: "GET /user names a user token's account", opts: []githubtest.Option{githubtest.WithLogin("alice")}, method: "GET", path: "user", auth: bearer,
+			checks: []check{status(200), contains(`"login":"alice"`), contains(`"type":"User"`)}},
+		{name: "delete of a missing comment is 404", method: "DELETE", path: "repos/o/r/issues/comments/1", auth: bearer,
+			checks: []check{status(404), contains(`"message":"Not Found"`)}},
+		{name: "delete of someone else's comment is 403", method: "DELETE", path: "repos/o/r/issues/comments/1000001", auth: bearer,
+			checks: []check{status(403), contains(githubtest.MsgNotAccessible)}},
+		{name: "delete of one's own comment is 204", opts: []githubtest.Option{githubtest.WithLogin("someone")}, method: "DELETE", path: "repos/o/r/issues/comments/1000001", auth: bearer,
+			checks: []check{status(204), func(t *testing.T, _ *http.Response, body []byte) {
+				if len(body) != 0 {
+					t.Errorf("204 with a body: %s", body)
+				}
+			}}},
+		{name: "forbidden fault blocks deletes", setup: func(s *githubtest.Server) { s.Forbidden(true) }, opts: []githubtest.Option{githubtest.WithLogin("someone")},
+			method: "DELETE", path: "repos/o/r/issues/comments/1000001", auth: bearer, checks: []check{status(403)}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := githubtest.New(t)
+			srv := githubtest.New(t, tc.opts...)
 			srv.AddComments("o", "r", 3, 70, "noise") // IDs 1000001..
 			srv.AddComments("o", "r", 4, 5, "elsewhere")
 			if tc.setup != nil {
@@ -136,6 +155,9 @@ func TestServer(t *testing.T) {
 			}
 			if srv.Calls(tc.method) != 1 {
 				t.Errorf("Calls(%s) = %d, want 1", tc.method, srv.Calls(tc.method))
+			}
+			if got, want := srv.Requests(), []githubtest.Request{{Method: tc.method, Path: strings.SplitN(tc.path, "?", 2)[0]}}; fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("Requests() = %v, want %v", got, want)
 			}
 			if strings.Contains(string(body), githubtest.DefaultToken) {
 				t.Error("response shows the token")
@@ -162,5 +184,69 @@ func TestServerEditAndSnapshot(t *testing.T) {
 	}
 	if srv.Calls("POST") != 1 || srv.Calls("PATCH") != 1 || srv.Calls("") != 2 {
 		t.Errorf("calls: POST %d PATCH %d all %d", srv.Calls("POST"), srv.Calls("PATCH"), srv.Calls(""))
+	}
+}
+
+func TestServerDeleteRemoves(t *testing.T) {
+	srv := githubtest.New(t)
+	keep := srv.AddComment("o", "r", 3, githubtest.DefaultLogin, "keep")
+	gone := srv.AddComment("o", "r", 3, githubtest.DefaultLogin, "gone")
+	bearer := "Bearer " + githubtest.DefaultToken
+	resp, body := do(t, srv, "DELETE", githubtest.CommentPath("o", "r", gone), bearer, "")
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("delete: %d %s", resp.StatusCode, body)
+	}
+	if got := srv.Comments(); len(got) != 1 || got[0].ID != keep {
+		t.Errorf("Comments() = %+v, want only %d", got, keep)
+	}
+	resp, _ = do(t, srv, "DELETE", githubtest.CommentPath("o", "r", gone), bearer, "")
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("second delete: %d, want 404", resp.StatusCode)
+	}
+}
+
+// TestServerConcurrent drives creates, lists, edits and deletes from many
+// goroutines at once, for the race detector, and checks that IDs stay
+// unique and nothing is lost.
+func TestServerConcurrent(t *testing.T) {
+	srv := githubtest.New(t)
+	bearer := "Bearer " + githubtest.DefaultToken
+	var creates atomic.Int32
+	srv.BeforeCreate(func(*http.Request) { creates.Add(1) })
+	const n = 8
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			resp, body := do(t, srv, "POST", "repos/o/r/issues/3/comments", bearer, fmt.Sprintf(`{"body":"c%d"}`, i))
+			if resp.StatusCode != http.StatusCreated {
+				t.Errorf("create: %d %s", resp.StatusCode, body)
+				return
+			}
+			var c github.IssueComment
+			if err := json.Unmarshal(body, &c); err != nil {
+				t.Error(err)
+				return
+			}
+			do(t, srv, "GET", "repos/o/r/issues/3/comments?per_page=2", bearer, "")
+			do(t, srv, "PATCH", githubtest.CommentPath("o", "r", c.GetID()), bearer, `{"body":"edited"}`)
+			if i%2 == 0 {
+				do(t, srv, "DELETE", githubtest.CommentPath("o", "r", c.GetID()), bearer, "")
+			}
+		})
+	}
+	wg.Wait()
+	got := srv.CommentsOn("o", "r", 3)
+	if len(got) != n/2 || creates.Load() != n {
+		t.Errorf("%d comments after %d creates, want %d after %d", len(got), creates.Load(), n/2, n)
+	}
+	seen := map[int64]bool{}
+	for _, c := range got {
+		if seen[c.ID] || c.Body != "edited" {
+			t.Errorf("comment %+v: duplicate ID or not edited", c)
+		}
+		seen[c.ID] = true
+	}
+	if n := len(srv.Requests()); n != srv.Calls("") {
+		t.Errorf("%d requests logged, %d counted", n, srv.Calls(""))
 	}
 }

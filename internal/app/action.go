@@ -96,7 +96,11 @@ func runAction(ctx context.Context, getenv func(string) string, stdout io.Writer
 	}
 	cfg.OutputDir = env.path(cfg.OutputDir)
 	if cfg.CommentKey == "" {
-		cfg.CommentKey = env.Workflow + "/" + env.Job
+		key, err := comment.DefaultKey(env.Workflow, env.Job, cfg.Matrix)
+		if err != nil {
+			a.Warningf("%v", err)
+		}
+		cfg.CommentKey = key
 	}
 	if cfg.Mode == ModePost {
 		return postReport(ctx, a, cfg, env, ev)

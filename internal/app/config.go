@@ -51,6 +51,9 @@ type Config struct {
 	OutputDir        string
 	Comment          bool
 	CommentKey       string
+	// Matrix is the job's matrix as JSON (the action's `matrix` input):
+	// the default CommentKey includes it, so matrix legs keep a comment each.
+	Matrix           string
 	FailOnRegression bool
 	// Report is the report.json (or the directory holding it) that
 	// ModePost posts.
@@ -158,6 +161,7 @@ func parseConfig(src source, get func(setting string) string) (Config, error) {
 	c.OutputDir = str("output-dir", DefaultOutputDir)
 	c.Comment = boolean("comment", true)
 	c.CommentKey = str("comment-key", "")
+	c.Matrix = str("matrix", "")
 	c.FailOnRegression = boolean("fail-on-regression", false)
 	c.Report = str("report", "")
 	// A value that did not parse kept its (valid) default, so Validate

@@ -194,6 +194,7 @@ func TestActionDefaults(t *testing.T) {
 		"output-dir":         DefaultOutputDir,
 		"comment":            "true",
 		"comment-key":        "",
+		"matrix":             "${{ toJSON(matrix) }}",
 		"nats":               "true",
 		"fail-on-regression": "false",
 	}
