@@ -87,6 +87,9 @@ func (c Config) Validate() error {
 	if strings.ContainsAny(c.Baseline, " \t\n") {
 		return fmt.Errorf("baseline %q must not contain spaces", c.Baseline)
 	}
+	if strings.Contains(c.Baseline, ":") {
+		return fmt.Errorf("baseline %q must not contain ':' (git fetch would read it as a refspec)", c.Baseline)
+	}
 	if c.OutputDir == "" {
 		return errors.New("output dir must be set")
 	}

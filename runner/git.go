@@ -57,6 +57,11 @@ var fullSHA = regexp.MustCompile(`^[0-9a-fA-F]{40}([0-9a-fA-F]{24})?$`)
 // is missing from a shallow or single-branch clone is fetched from origin
 // (just that commit, depth 1), as CI checkouts usually lack the baseline.
 func resolveCommit(ctx context.Context, env []string, dir, rev string) (string, error) {
+	if strings.Contains(rev, ":") || strings.HasPrefix(rev, "-") {
+		// git fetch would read "a:b" as a refspec that writes ref b, and
+		// "-x" as an option.
+		return "", fmt.Errorf("commit %q must not contain ':' or start with '-'", rev)
+	}
 	try := func(r string) (string, bool) {
 		sha, err := git(ctx, env, dir, "rev-parse", "--verify", "--quiet", "--end-of-options", r+"^{commit}")
 		return sha, err == nil && sha != ""
@@ -70,7 +75,7 @@ func resolveCommit(ctx context.Context, env []string, dir, rev string) (string, 
 	if ctx.Err() != nil {
 		return "", ctx.Err()
 	}
-	_, ferr := git(ctx, env, dir, "fetch", "--quiet", "--depth=1", "--no-tags", "origin", rev)
+	_, ferr := git(ctx, env, dir, "fetch", "--quiet", "--depth=1", "--no-tags", "--end-of-options", "origin", rev)
 	if ferr != nil {
 		if ctx.Err() != nil {
 			return "", ctx.Err()
