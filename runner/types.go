@@ -30,7 +30,8 @@ type Config struct {
 	Count int
 	// Benchtime is passed to -test.benchtime (DefaultBenchtime by default).
 	Benchtime string
-	// Timeout bounds one run of one test binary (10m by default).
+	// Timeout bounds one run of one test binary, and each go list and
+	// go test -c (10m by default).
 	Timeout time.Duration
 	// Baseline is the commit-ish to compare against. Empty means no
 	// comparison: only the head is benchmarked.
@@ -48,6 +49,13 @@ type Config struct {
 	Env []string
 	// Seed seeds the per-round order of base and head; 0 picks one at random.
 	Seed int64
+	// Isolate builds and runs the benchmarked code as an unprivileged
+	// user (nobody), with a home, caches and temporary directory of its
+	// own, while git's credential files are unreadable to it and this
+	// process's /proc files are closed to it. It needs root on Linux: it
+	// is for the action's container, where the benchmarked code is a pull
+	// request's. Dir must be readable by others.
+	Isolate bool
 }
 
 // Result is what one Run produced. Raw benchmark output is kept in
