@@ -136,7 +136,54 @@ type sandbox struct {
 	home     string // owned by the user: HOME, GOPATH, the caches, TMPDIR
 	bin      string // owned by the user: the test binaries
 	scratch  string // owned by the user: CPU profiles before they are copied out
-	restore  []func()
+	// gocache and gomodcache are the user's Go caches: kept across runs
+	// on one machine when sharedCache can, else in home.
+	gocache, gomodcache string
+	restore             []func()
+}
+
+// sharedCacheName is the directory, in the temporary directory, of the
+// sandbox's Go caches kept across runs. In the action's container there
+// is one run; elsewhere (tests, a root user's CLI) a cold build cache
+// costs a minute per run. Code that a run's benchmark leaves in it runs
+// in later runs on the machine as the same unprivileged user only.
+const sharedCacheName = "natsbench-sandbox-cache"
+
+// sharedCache returns the directory of the caches kept across runs,
+// made if missing: root's, mode 0711, not a link, and its go-build and
+// mod subdirectories the user's. Anything else (someone else made it) is
+// an error, and the run uses caches of its own.
+func sharedCache(uid, gid int) (string, error) {
+	dir := filepath.Join(os.TempDir(), sharedCacheName)
+	if err := os.Mkdir(dir, 0o711); err != nil && !errors.Is(err, os.ErrExist) {
+		return "", err
+	}
+	owned := func(p string, uid int, perm os.FileMode) error {
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		if !fi.IsDir() || !ok || int(st.Uid) != uid || fi.Mode().Perm() != perm {
+			return fmt.Errorf("%s is not a directory of uid %d with mode %s", p, uid, perm)
+		}
+		return nil
+	}
+	if err := owned(dir, 0, 0o711); err != nil {
+		return "", err
+	}
+	for _, sub := range []string{"go-build", "mod"} {
+		p := filepath.Join(dir, sub)
+		if err := os.Mkdir(p, 0o700); err == nil {
+			if err := os.Chown(p, uid, gid); err != nil {
+				return "", err
+			}
+		}
+		if err := owned(p, uid, 0o700); err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
 }
 
 // newSandbox makes the sandbox's directories and makes this process
@@ -155,6 +202,10 @@ func newSandbox() (*sandbox, error) {
 	}
 	s := &sandbox{uid: sandboxUID, gid: sandboxGID, root: root}
 	s.home, s.bin, s.scratch = filepath.Join(root, "home"), filepath.Join(root, "bin"), filepath.Join(root, "scratch")
+	s.gocache, s.gomodcache = filepath.Join(s.home, ".cache", "go-build"), filepath.Join(s.home, "go", "pkg", "mod")
+	if c, err := sharedCache(s.uid, s.gid); err == nil {
+		s.gocache, s.gomodcache = filepath.Join(c, "go-build"), filepath.Join(c, "mod")
+	}
 	for _, d := range []string{s.home, s.bin, s.scratch} {
 		if err := os.Mkdir(d, 0o700); err != nil {
 			s.close()
@@ -201,8 +252,8 @@ next:
 	return append(out,
 		"HOME="+h, "USER=nobody", "LOGNAME=nobody",
 		"GOPATH="+filepath.Join(h, "go"),
-		"GOCACHE="+filepath.Join(h, ".cache", "go-build"),
-		"GOMODCACHE="+filepath.Join(h, "go", "pkg", "mod"),
+		"GOCACHE="+s.gocache,
+		"GOMODCACHE="+s.gomodcache,
 		"GOTMPDIR="+h, "TMPDIR="+h,
 		"XDG_CACHE_HOME="+filepath.Join(h, ".cache"),
 		"XDG_CONFIG_HOME="+filepath.Join(h, ".config"),

@@ -282,9 +282,12 @@ func (s *state) prepare(ctx context.Context, sides []Side, modDirs map[Side]stri
 }
 
 // goCommand is how the go command runs in dir: as the sandbox's user
-// when there is one, under the run's timeout.
+// when there is one, under the run's timeout or DefaultTimeout, whichever
+// is longer.
 func (s *state) goCommand(dir string) command {
-	return command{dir: dir, env: s.env, timeout: s.cfg.Timeout, sandbox: s.sb}
+	// A cold cache can make a build slow: a short benchmark timeout
+	// must not fail it.
+	return command{dir: dir, env: s.env, timeout: max(s.cfg.Timeout, DefaultTimeout), sandbox: s.sb}
 }
 
 // listBenchmarks asks a built binary for its benchmarks and keeps those

@@ -30,8 +30,8 @@ type Config struct {
 	Count int
 	// Benchtime is passed to -test.benchtime (DefaultBenchtime by default).
 	Benchtime string
-	// Timeout bounds one run of one test binary, and each go list and
-	// go test -c (10m by default).
+	// Timeout bounds one run of one test binary (10m by default); go
+	// list and go test -c get it too, but never less than the default.
 	Timeout time.Duration
 	// Baseline is the commit-ish to compare against. Empty means no
 	// comparison: only the head is benchmarked.
