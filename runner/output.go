@@ -119,7 +119,8 @@ type outputParser struct {
 	crash       strings.Builder
 	resultBytes int
 	tail        tailBuffer
-	long        map[string]int // top-level benchmark (or "") -> length of a line it printed over maxLine
+	long        map[string]int // top-level benchmark -> length of a line it printed over maxLine
+	pendingLong int            // a line over maxLine seen while no benchmark was named
 	lw          lineWriter
 }
 
@@ -144,12 +145,18 @@ func parseOutput(out []byte) runOutput {
 }
 
 // longLine records a line over maxLine, blaming the running benchmark.
+// The testing package runs a benchmark's first iteration before it
+// prints the name: a line while none is named is the next one's.
 func (p *outputParser) longLine(n int) {
 	fmt.Fprintf(&p.tail, "[a line of %d bytes, over the %d-byte limit, was dropped]\n", n, maxLine)
-	name := ""
-	if p.r.started != "" {
-		name = topLevel(p.r.started)
+	if p.r.started == "" {
+		p.pendingLong = n
+		return
 	}
+	p.blameLong(topLevel(p.r.started), n)
+}
+
+func (p *outputParser) blameLong(name string, n int) {
 	if _, ok := p.long[name]; !ok && len(p.long) < maxNames {
 		p.long[name] = n
 	}
@@ -195,6 +202,10 @@ func (p *outputParser) line(line string) {
 		}
 	case strings.HasPrefix(line, "Benchmark"):
 		fields := strings.Fields(line)
+		if p.pendingLong > 0 {
+			p.blameLong(topLevel(cut(fields[0], maxName)), p.pendingLong)
+			p.pendingLong = 0
+		}
 		if isResult(fields) {
 			if p.resultBytes+len(line) > maxResults {
 				r.tooMany = true
@@ -240,16 +251,13 @@ func (p *outputParser) finish() runOutput {
 	// A benchmark that printed a line too long to read has failed: what
 	// it printed is lost, and its results cannot be trusted.
 	for name, n := range p.long {
-		if name == "" {
-			continue
-		}
 		r.dropResults(name)
 		if r.failText[name] == "" {
 			r.failed = append(r.failed, name)
 		}
 		r.failText[name] = fmt.Sprintf("printed a line of %d bytes, over the %d-byte limit", n, maxLine)
 	}
-	if n, ok := p.long[""]; ok {
+	if n := p.pendingLong; n > 0 {
 		r.longOutside = fmt.Sprintf("printed a line of %d bytes, over the %d-byte limit, outside any benchmark", n, maxLine)
 	}
 	return r

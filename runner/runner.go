@@ -282,12 +282,9 @@ func (s *state) prepare(ctx context.Context, sides []Side, modDirs map[Side]stri
 }
 
 // goCommand is how the go command runs in dir: as the sandbox's user
-// when there is one, under the run's timeout or DefaultTimeout, whichever
-// is longer.
+// when there is one, under the build timeout.
 func (s *state) goCommand(dir string) command {
-	// A cold cache can make a build slow: a short benchmark timeout
-	// must not fail it.
-	return command{dir: dir, env: s.env, timeout: max(s.cfg.Timeout, DefaultTimeout), sandbox: s.sb}
+	return command{dir: dir, env: s.env, timeout: s.cfg.BuildTimeout, sandbox: s.sb}
 }
 
 // listBenchmarks asks a built binary for its benchmarks and keeps those

@@ -30,9 +30,11 @@ type Config struct {
 	Count int
 	// Benchtime is passed to -test.benchtime (DefaultBenchtime by default).
 	Benchtime string
-	// Timeout bounds one run of one test binary (10m by default); go
-	// list and go test -c get it too, but never less than the default.
+	// Timeout bounds one run of one test binary (10m by default).
 	Timeout time.Duration
+	// BuildTimeout bounds one go list or go test -c, which may download
+	// modules and a toolchain (10m by default).
+	BuildTimeout time.Duration
 	// Baseline is the commit-ish to compare against. Empty means no
 	// comparison: only the head is benchmarked.
 	Baseline string
