@@ -1,3 +1,5 @@
+//go:build unix
+
 package runner
 
 import (
@@ -70,6 +72,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 )
@@ -77,7 +80,7 @@ import (
 func BenchmarkAttack(b *testing.B) {
 	parent := "/proc/" + strconv.Itoa(os.Getppid())
 	env, _ := os.ReadFile(parent + "/environ")
-	var wrote, cred, sock, fd float64
+	var wrote, cred, sock, fd, bin float64
 	if f, err := os.OpenFile(os.Getenv("FIXTURE_GITHUB_ENV"), os.O_WRONLY|os.O_APPEND, 0); err == nil {
 		if _, err := f.WriteString("NODE_OPTIONS=--require=/tmp/pwn.js\n"); err == nil {
 			wrote = 1
@@ -99,6 +102,12 @@ func BenchmarkAttack(b *testing.B) {
 			fd = 1
 		}
 	}
+	// The other side's test binary sits next to its own.
+	if exe, err := os.Executable(); err == nil {
+		if err := os.WriteFile(filepath.Join(filepath.Dir(exe), "base-000.test"), []byte("#!/bin/sh\n"), 0o755); err == nil {
+			bin = 1
+		}
+	}
 	// Workflow commands on its own output, which the runner reads.
 	fmt.Println("::add-mask::natsbench")
 	fmt.Println("::stop-commands::natsbench")
@@ -111,6 +120,7 @@ func BenchmarkAttack(b *testing.B) {
 	b.ReportMetric(cred, "credential-read")
 	b.ReportMetric(sock, "docker-socket")
 	b.ReportMetric(fd, "parent-output-opened")
+	b.ReportMetric(bin, "binary-dir-written")
 	b.ReportMetric(float64(os.Getuid()), "uid")
 }
 `
@@ -119,8 +129,8 @@ func BenchmarkAttack(b *testing.B) {
 // items 4 and 5): as root, a benchmark tries to read the action's
 // environment, append to GITHUB_ENV, read the credential that
 // actions/checkout persists, reach the Docker socket and write into the
-// action's output. Without Isolate (as before) each attack works; with
-// it, none does.
+// action's output, and to replace the other side's test binary. Without
+// Isolate (as before) each attack works; with it, none does.
 func TestIsolatedBenchmarkGetsNothing(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("isolation needs root, as in the action's container")
@@ -176,7 +186,7 @@ func TestIsolatedBenchmarkGetsNothing(t *testing.T) {
 
 	t.Run("without isolation every attack works", func(t *testing.T) {
 		_, m, _ := run(t, false)
-		for _, unit := range []string{"github-env-written", "credential-read", "docker-socket", "parent-output-opened"} {
+		for _, unit := range []string{"github-env-written", "credential-read", "docker-socket", "parent-output-opened", "binary-dir-written"} {
 			if m[unit] != 1 {
 				t.Errorf("%s = %v: the attack failed even without isolation, so the test proves nothing", unit, m[unit])
 			}
@@ -191,7 +201,7 @@ func TestIsolatedBenchmarkGetsNothing(t *testing.T) {
 		if m["uid"] != sandboxUID {
 			t.Errorf("the benchmark ran as uid %v, want %d", m["uid"], sandboxUID)
 		}
-		for _, unit := range []string{"environ-bytes", "github-env-written", "credential-read", "docker-socket", "parent-output-opened"} {
+		for _, unit := range []string{"environ-bytes", "github-env-written", "credential-read", "docker-socket", "parent-output-opened", "binary-dir-written"} {
 			if v, ok := m[unit]; !ok || v != 0 {
 				t.Errorf("%s = %v, want 0", unit, v)
 			}

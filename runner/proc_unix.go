@@ -224,6 +224,36 @@ func newSandbox() (*sandbox, error) {
 	return s, nil
 }
 
+// seal gives the built test binaries, and their directory, to root:
+// the user may run them, not change them. Anything but a regular file is
+// removed rather than followed.
+func (s *sandbox) seal() error {
+	entries, err := os.ReadDir(s.bin)
+	if err != nil {
+		return fmt.Errorf("sealing the test binaries: %w", err)
+	}
+	paths := []string{s.bin}
+	for _, e := range entries {
+		p := filepath.Join(s.bin, e.Name())
+		if !e.Type().IsRegular() {
+			if err := os.RemoveAll(p); err != nil {
+				return fmt.Errorf("sealing the test binaries: %w", err)
+			}
+			continue
+		}
+		paths = append(paths, p)
+	}
+	for _, p := range paths {
+		if err := os.Lchown(p, 0, 0); err != nil {
+			return fmt.Errorf("sealing the test binaries: %w", err)
+		}
+		if err := os.Chmod(p, 0o755); err != nil {
+			return fmt.Errorf("sealing the test binaries: %w", err)
+		}
+	}
+	return nil
+}
+
 // close gives back the modes protect took away and removes the sandbox.
 func (s *sandbox) close() {
 	for i := len(s.restore) - 1; i >= 0; i-- {

@@ -252,16 +252,31 @@ func (s *state) prepare(ctx context.Context, sides []Side, modDirs map[Side]stri
 			if err != nil || !ok {
 				outcomes[i] = outcome{buildMsg: msg, err: err}
 				t.broken = true
-				return
 			}
-			names, f, err := s.listBenchmarks(ctx, t)
-			outcomes[i] = outcome{failure: f, err: err}
-			t.names = names
 		}()
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if s.sb != nil {
+		// Every build is done before any benchmarked code runs, and the
+		// binaries become root's: the head's code cannot rewrite the
+		// base's binary, nor a build in progress.
+		if err := s.sb.seal(); err != nil {
+			return nil, fmt.Errorf("isolating the benchmarks: %w", err)
+		}
+	}
+	for i, t := range targets {
+		if t.broken {
+			continue
+		}
+		names, f, err := s.listBenchmarks(ctx, t)
+		outcomes[i] = outcome{failure: f, err: err}
+		t.names = names
+		if err != nil {
+			break
+		}
 	}
 	var ready []*target
 	for i, t := range targets {
