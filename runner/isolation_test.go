@@ -80,7 +80,7 @@ import (
 func BenchmarkAttack(b *testing.B) {
 	parent := "/proc/" + strconv.Itoa(os.Getppid())
 	env, _ := os.ReadFile(parent + "/environ")
-	var wrote, cred, sock, fd, bin float64
+	var wrote, cred, inc, sock, fd, bin float64
 	if f, err := os.OpenFile(os.Getenv("FIXTURE_GITHUB_ENV"), os.O_WRONLY|os.O_APPEND, 0); err == nil {
 		if _, err := f.WriteString("NODE_OPTIONS=--require=/tmp/pwn.js\n"); err == nil {
 			wrote = 1
@@ -89,6 +89,9 @@ func BenchmarkAttack(b *testing.B) {
 	}
 	if c, err := os.ReadFile(os.Getenv("FIXTURE_GIT_CONFIG")); err == nil && bytes.Contains(c, []byte("AUTHORIZATION")) {
 		cred = 1
+	}
+	if c, err := os.ReadFile(os.Getenv("FIXTURE_GIT_INCLUDE")); err == nil && bytes.Contains(c, []byte("AUTHORIZATION")) {
+		inc = 1
 	}
 	if c, err := net.Dial("unix", os.Getenv("FIXTURE_DOCKER_SOCK")); err == nil {
 		c.Close()
@@ -118,6 +121,7 @@ func BenchmarkAttack(b *testing.B) {
 	b.ReportMetric(float64(len(env)), "environ-bytes")
 	b.ReportMetric(wrote, "github-env-written")
 	b.ReportMetric(cred, "credential-read")
+	b.ReportMetric(inc, "included-credential-read")
 	b.ReportMetric(sock, "docker-socket")
 	b.ReportMetric(fd, "parent-output-opened")
 	b.ReportMetric(bin, "binary-dir-written")
@@ -146,8 +150,17 @@ func TestIsolatedBenchmarkGetsNothing(t *testing.T) {
 	}
 
 	// The file commands and the Docker socket, with the modes they have
-	// on GitHub's runners.
+	// on GitHub's runners, and a credential in a file that .git/config
+	// includes, where newer actions/checkout put it.
 	commands := sharedDir(t)
+	include := filepath.Join(commands, "git-credentials.config")
+	if err := os.WriteFile(include, []byte("[http \"https://github.com/\"]\n\textraheader = AUTHORIZATION: basic c2Vjb25k\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gittest.Must(t, dir, "config", "includeIf.gitdir:"+filepath.Join(dir, ".git")+"/.path", include)
+	if err := os.Chmod(gitConfig, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	githubEnv := filepath.Join(commands, "set_env_0123")
 	sock := filepath.Join(commands, "docker.sock")
 	l, err := net.Listen("unix", sock)
@@ -159,7 +172,7 @@ func TestIsolatedBenchmarkGetsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := append(os.Environ(),
-		"FIXTURE_GITHUB_ENV="+githubEnv, "FIXTURE_GIT_CONFIG="+gitConfig, "FIXTURE_DOCKER_SOCK="+sock)
+		"FIXTURE_GITHUB_ENV="+githubEnv, "FIXTURE_GIT_CONFIG="+gitConfig, "FIXTURE_GIT_INCLUDE="+include, "FIXTURE_DOCKER_SOCK="+sock)
 
 	run := func(t *testing.T, isolate bool) (*Result, map[string]float64, string) {
 		t.Helper()
@@ -186,7 +199,7 @@ func TestIsolatedBenchmarkGetsNothing(t *testing.T) {
 
 	t.Run("without isolation every attack works", func(t *testing.T) {
 		_, m, _ := run(t, false)
-		for _, unit := range []string{"github-env-written", "credential-read", "docker-socket", "parent-output-opened", "binary-dir-written"} {
+		for _, unit := range []string{"github-env-written", "credential-read", "included-credential-read", "docker-socket", "parent-output-opened", "binary-dir-written"} {
 			if m[unit] != 1 {
 				t.Errorf("%s = %v: the attack failed even without isolation, so the test proves nothing", unit, m[unit])
 			}
@@ -201,7 +214,7 @@ func TestIsolatedBenchmarkGetsNothing(t *testing.T) {
 		if m["uid"] != sandboxUID {
 			t.Errorf("the benchmark ran as uid %v, want %d", m["uid"], sandboxUID)
 		}
-		for _, unit := range []string{"environ-bytes", "github-env-written", "credential-read", "docker-socket", "parent-output-opened", "binary-dir-written"} {
+		for _, unit := range []string{"environ-bytes", "github-env-written", "credential-read", "included-credential-read", "docker-socket", "parent-output-opened", "binary-dir-written"} {
 			if v, ok := m[unit]; !ok || v != 0 {
 				t.Errorf("%s = %v, want 0", unit, v)
 			}
@@ -214,8 +227,10 @@ func TestIsolatedBenchmarkGetsNothing(t *testing.T) {
 				t.Errorf("a workflow command reached the log: %q", line)
 			}
 		}
-		if fi, err := os.Stat(gitConfig); err != nil || fi.Mode().Perm() != 0o644 {
-			t.Errorf(".git/config after the run: %v, %v; want its mode 0644 back", fi.Mode(), err)
+		for _, p := range []string{gitConfig, include} {
+			if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o644 {
+				t.Errorf("%s after the run: %v; want its mode 0644 back", p, err)
+			}
 		}
 		// What the runner writes stays the action's.
 		profile := filepath.Join(filepath.Dir(res.HeadFile), "profiles", "head-example.com_fixture_attack.pprof")

@@ -3,11 +3,13 @@ package runner
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -228,5 +230,28 @@ func TestProgressNeutralisesCommands(t *testing.T) {
 	}
 	if !strings.Contains(buf.String(), "> ::error::pwned") {
 		t.Errorf("the text is lost:\n%s", buf.String())
+	}
+}
+
+// TestProfileSmall: a profile that decompresses past maxProfileData (a
+// gzip bomb a benchmark could write) is not parsed.
+func TestProfileSmall(t *testing.T) {
+	write := func(name string, n int) string {
+		t.Helper()
+		p := filepath.Join(t.TempDir(), name)
+		var buf bytes.Buffer
+		gz := gzip.NewWriter(&buf)
+		gz.Write(make([]byte, n))
+		gz.Close()
+		if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if !profileSmall(write("ok.pprof", 1<<20)) {
+		t.Error("a 1 MiB profile was refused")
+	}
+	if profileSmall(write("bomb.pprof", maxProfileData+1)) {
+		t.Error("a profile decompressing past maxProfileData was accepted")
 	}
 }

@@ -1,7 +1,9 @@
 package runner
 
 import (
+	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -59,8 +61,7 @@ type sideOutput struct {
 // for the builds, which write only their own targets.
 type state struct {
 	cfg      Config
-	gitEnv   []string // the environment of git, run as this process
-	env      []string // the environment of the go command and the test binaries
+	env      []string // the go command's and the test binaries' (git gets cfg.Env)
 	sb       *sandbox // nil: the benchmarked code runs as this process's user
 	out      map[Side]*sideOutput
 	res      *Result
@@ -98,7 +99,6 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	s := &state{
 		cfg:      cfg,
-		gitEnv:   env,
 		env:      env,
 		out:      map[Side]*sideOutput{Base: {last: map[string]string{}}, Head: {last: map[string]string{}}},
 		res:      &Result{BaseRef: cfg.Baseline, Seed: seed},
@@ -575,6 +575,31 @@ func (s *state) copyOut(src, dst string) error {
 	return out.Close()
 }
 
+// maxProfileData bounds a CPU profile's decompressed size: the profile
+// parser holds it whole, and the benchmark could write a gzip bomb.
+const maxProfileData = 16 << 20
+
+// profileSmall reports whether the profile at path decompresses to at
+// most maxProfileData bytes, reading it as a stream.
+func profileSmall(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	br := bufio.NewReader(f)
+	var r io.Reader = br
+	if magic, err := br.Peek(2); err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
+		gz, err := gzip.NewReader(br)
+		if err != nil {
+			return false
+		}
+		r = gz
+	}
+	n, err := io.Copy(io.Discard, io.LimitReader(r, maxProfileData+1))
+	return err == nil && n <= maxProfileData
+}
+
 var unsafeFileChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
 // profile runs every target once more, unmeasured, with a CPU profile,
@@ -604,6 +629,9 @@ func (s *state) profile(ctx context.Context, targets []*target, dir string) erro
 			if err := s.copyOut(written, file); err != nil {
 				continue
 			}
+		}
+		if !profileSmall(file) {
+			continue
 		}
 		hot, err := hotspots(file, t.side, t.pkg)
 		if err != nil {
