@@ -125,17 +125,19 @@ func (c command) run(ctx context.Context, name string, args ...string) procResul
 		killTree(p)
 		res.err = <-waited
 	case <-runCtx.Done():
+		exited := false
 		if ctx.Err() == nil {
 			res.timedOut = true
 			if c.quit {
 				_ = quit(cmd)
 				select {
 				case res.err = <-waited:
+					exited = true
 				case <-time.After(quitGrace):
 				}
 			}
 		}
-		if res.err == nil {
+		if !exited {
 			killTree(p)
 			res.err = <-waited
 		}

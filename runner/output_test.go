@@ -255,3 +255,13 @@ func TestProfileSmall(t *testing.T) {
 		t.Error("a profile decompressing past maxProfileData was accepted")
 	}
 }
+
+// TestTimeoutQuitExitZero: a process that exits 0 when asked to quit on
+// its timeout is still a timeout, and the run returns.
+func TestTimeoutQuitExitZero(t *testing.T) {
+	c := command{dir: t.TempDir(), env: os.Environ(), timeout: time.Second, quit: true}
+	r := c.run(t.Context(), "/bin/sh", "-c", `trap "exit 0" QUIT; sleep 100 & wait`)
+	if !r.timedOut {
+		t.Errorf("run = %+v, want timedOut", r)
+	}
+}
