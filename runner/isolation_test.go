@@ -19,6 +19,25 @@ import (
 	"github.com/natsbench/natsbench-action/internal/gittest"
 )
 
+// needIsolation skips the test where isolation cannot work: not root, or
+// a Go toolchain that the sandbox's user cannot run (one under /root).
+func needIsolation(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("isolation needs root, as in the action's container")
+	}
+	sb, err := newSandbox()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.close()
+	out := &tailBuffer{n: 4096}
+	c := command{dir: sb.home, env: sb.env(os.Environ()), timeout: time.Minute, sandbox: sb, out: out}
+	if r := c.run(t.Context(), "go", "version"); r.err != nil {
+		t.Skipf("uid %d cannot run go here: %v\n%s", sandboxUID, r.err, out)
+	}
+}
+
 // sharedDir returns a new directory that every user may read, as a
 // checkout in GitHub's workspace is; t.TempDir's are private to root.
 func sharedDir(t *testing.T) string {
@@ -136,9 +155,7 @@ func BenchmarkAttack(b *testing.B) {
 // action's output, and to replace the other side's test binary. Without
 // Isolate (as before) each attack works; with it, none does.
 func TestIsolatedBenchmarkGetsNothing(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("isolation needs root, as in the action's container")
-	}
+	needIsolation(t)
 	dir := fixtureModule(t, map[string]string{
 		"go.mod":                fixtureGoMod,
 		"attack/attack_test.go": attackBench,
@@ -306,8 +323,8 @@ func TestTimeoutKillsEscapedChild(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.isolate && os.Geteuid() != 0 {
-				t.Skip("isolation needs root")
+			if tt.isolate {
+				needIsolation(t)
 			}
 			mark := filepath.Join(sharedDir(t), "pid")
 			if err := os.WriteFile(mark, nil, 0o666); err != nil {
