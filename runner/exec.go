@@ -22,7 +22,7 @@ const quitGrace = 10 * time.Second
 // process behind (see killTree).
 type command struct {
 	dir     string
-	env     []string
+	env     []string // nil: this process's environment
 	timeout time.Duration
 	// quit asks a process that runs past its timeout to dump its
 	// goroutines (SIGQUIT, as go test does) before it is killed.
@@ -57,8 +57,12 @@ func (c command) run(ctx context.Context, name string, args ...string) procResul
 
 	cmd := exec.Command(name, args...)
 	cmd.Dir = c.dir
+	env := c.env
+	if env == nil {
+		env = os.Environ()
+	}
 	marker := newMarker()
-	cmd.Env = append(c.env[:len(c.env):len(c.env)], markerVar+"="+marker)
+	cmd.Env = append(env[:len(env):len(env)], markerVar+"="+marker)
 	// The pipes are our own rather than exec's: Wait then returns when
 	// the process exits, and the tree is killed before the output is
 	// drained, so that a descendant holding the pipe cannot keep us.
