@@ -17,6 +17,7 @@ import (
 	"github.com/natsbench/natsbench-action/comment/githubtest"
 	"github.com/natsbench/natsbench-action/compare"
 	"github.com/natsbench/natsbench-action/internal/gittest"
+	"github.com/natsbench/natsbench-action/internal/testutil"
 )
 
 // The end-to-end test runs the built action binary as GitHub runs a
@@ -371,7 +372,7 @@ func (s *suite) binary(t *testing.T) string {
 // fixture is the fixture repository, made once.
 func (s *suite) fixture(t *testing.T) fixture {
 	t.Helper()
-	s.fxOnce.Do(func() { s.fx = newFixture(t, s.root.TempDir()) })
+	s.fxOnce.Do(func() { s.fx = newFixture(t, testutil.SharedDir(s.root)) })
 	if s.fx.head == "" {
 		t.Fatal("the fixture repository was not made")
 	}

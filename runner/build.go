@@ -11,7 +11,6 @@ import (
 	"go/token"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"unicode"
@@ -27,27 +26,34 @@ type listedPackage struct {
 // maxMessage bounds a compiler or go command message kept for the report.
 const maxMessage = 8 << 10
 
+// maxListOutput bounds what go list may print: two short fields a package.
+const maxListOutput = 64 << 20
+
 // listPackages returns the packages matching patterns in the module at
-// modDir that have benchmark functions in their test files. A module
+// c.dir that have benchmark functions in their test files. A module
 // directory that does not exist (on the base side) has none.
-func listPackages(ctx context.Context, env []string, modDir string, patterns []string) ([]listedPackage, error) {
-	if _, err := os.Stat(modDir); errors.Is(err, os.ErrNotExist) {
+func listPackages(ctx context.Context, c command, patterns []string) ([]listedPackage, error) {
+	if _, err := os.Stat(c.dir); errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
-	args := append([]string{"list", "-e", "-json=ImportPath,Dir"}, patterns...)
-	cmd := exec.CommandContext(ctx, "go", args...)
-	cmd.Dir = modDir
-	cmd.Env = env
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
+	args := append([]string{"list", "-e", "-json=ImportPath,Dir", "--"}, patterns...)
+	stdout := &limitedBuffer{max: maxListOutput}
+	stderr := &tailBuffer{n: maxMessage}
+	c.stdout, c.out = stdout, stderr
+	if r := c.run(ctx, "go", args...); r.err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("go list: %s", tail(stderr.String(), maxMessage))
+		msg := stderr.String()
+		if r.timedOut {
+			msg = fmt.Sprintf("timed out after %s\n%s", c.timeout, msg)
+		} else if msg == "" || errors.Is(r.err, errOutputTooLarge) {
+			msg = strings.TrimSpace(r.err.Error() + "\n" + msg)
+		}
+		return nil, fmt.Errorf("go list: %s", msg)
 	}
 	var pkgs []listedPackage
-	dec := json.NewDecoder(&stdout)
+	dec := json.NewDecoder(bytes.NewReader(stdout.buf))
 	for {
 		var p listedPackage
 		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
@@ -101,18 +107,24 @@ func isBenchmarkName(name string) bool {
 	return rest == "" || !unicode.IsLower(r)
 }
 
-// buildTest compiles the test binary of pkg into bin. A compile error is
-// returned as the go command's message with ok false.
-func buildTest(ctx context.Context, env []string, modDir, importPath, bin string) (msg string, ok bool, err error) {
-	cmd := exec.CommandContext(ctx, "go", "test", "-c", "-o", bin, importPath)
-	cmd.Dir = modDir
-	cmd.Env = env
-	out, runErr := cmd.CombinedOutput()
+// buildTest compiles the test binary of pkg into bin, in c.dir. A compile
+// error is returned as the go command's message with ok false.
+func buildTest(ctx context.Context, c command, importPath, bin string) (msg string, ok bool, err error) {
+	out := &tailBuffer{n: maxMessage}
+	c.out = out
+	// go list named it: an import path never starts with "-".
+	r := c.run(ctx, "go", "test", "-c", "-o", bin, importPath)
 	if ctx.Err() != nil {
 		return "", false, ctx.Err()
 	}
-	if runErr != nil {
-		return tail(string(out), maxMessage), false, nil
+	if r.err != nil {
+		msg := out.String()
+		if r.timedOut {
+			msg = fmt.Sprintf("timed out after %s\n%s", c.timeout, msg)
+		} else if msg == "" {
+			msg = r.err.Error()
+		}
+		return msg, false, nil
 	}
 	if _, statErr := os.Stat(bin); statErr != nil {
 		// go test -c writes nothing for a package without test files.

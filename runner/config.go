@@ -37,5 +37,8 @@ func (c Config) withDefaults() Config {
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
 	}
+	if c.BuildTimeout <= 0 {
+		c.BuildTimeout = DefaultTimeout
+	}
 	return c
 }

@@ -3,6 +3,7 @@ package runner
 import (
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -24,12 +25,27 @@ func newProgress(w io.Writer, rounds, total int) *progress {
 	return &progress{w: w, rounds: rounds, total: total, now: time.Now}
 }
 
-// printf writes one line.
+// printf writes one line, its workflow commands neutralised.
 func (p *progress) printf(format string, args ...any) {
 	if p.w == nil {
 		return
 	}
-	fmt.Fprintf(p.w, format+"\n", args...)
+	fmt.Fprint(p.w, neutralise(fmt.Sprintf(format, args...))+"\n")
+}
+
+// neutralise keeps text that may come from the benchmarked code (names,
+// refs, messages) from being read as workflow commands by the Actions
+// runner, which reads "::command::" at a line's start (after spaces) and
+// the older "##[command]" anywhere in it.
+func neutralise(text string) string {
+	lines := strings.Split(text, "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(strings.TrimSpace(l), "::") {
+			l = "> " + l
+		}
+		lines[i] = strings.ReplaceAll(l, "##[", "# #[")
+	}
+	return strings.Join(lines, "\n")
 }
 
 // begin marks the start of the measured rounds.

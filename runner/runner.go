@@ -1,11 +1,16 @@
 package runner
 
 import (
+	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -49,13 +54,15 @@ func (t *target) active() []string {
 type sideOutput struct {
 	buf  bytes.Buffer
 	last map[string]string // header values written last
+	full bool              // passed maxResults: the rest is dropped
 }
 
 // state is one Run in progress. It is used from one goroutine, except
 // for the builds, which write only their own targets.
 type state struct {
 	cfg      Config
-	env      []string
+	env      []string // the go command's and the test binaries' (git gets cfg.Env)
+	sb       *sandbox // nil: the benchmarked code runs as this process's user
 	out      map[Side]*sideOutput
 	res      *Result
 	failSeen map[string]bool
@@ -95,6 +102,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		failSeen: map[string]bool{},
 		prog:     newProgress(cfg.Progress, cfg.Count, 0),
 	}
+	if cfg.Isolate {
+		sb, err := newSandbox()
+		if err != nil {
+			return nil, fmt.Errorf("isolating the benchmarks: %w", err)
+		}
+		defer sb.close()
+		s.sb, s.env = sb, sb.env(env)
+	}
 
 	headSHA, headRef, err := headCommit(ctx, env, root)
 	if err != nil && (cfg.Baseline != "" || ctx.Err() != nil) {
@@ -103,6 +118,23 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	// Without a baseline, a directory outside git is still benchmarked.
 	s.res.HeadSHA, s.res.HeadRef = headSHA, headRef
 	modDirs := map[Side]string{Head: filepath.Join(root, cfg.WorkDir)}
+	if s.sb != nil {
+		if err := s.sb.canRead(modDirs[Head]); err != nil {
+			return nil, fmt.Errorf("isolating the benchmarks: %w", err)
+		}
+		if headSHA != "" {
+			// The token that actions/checkout persists in .git/config.
+			files, err := credentialFiles(ctx, env, root)
+			if err != nil {
+				return nil, fmt.Errorf("isolating the benchmarks: %w", err)
+			}
+			for _, f := range files {
+				if err := s.sb.protect(f); err != nil {
+					return nil, fmt.Errorf("isolating the benchmarks: %w", err)
+				}
+			}
+		}
+	}
 	sides := []Side{Head}
 	if cfg.Baseline != "" {
 		sha, err := resolveCommit(ctx, env, root, cfg.Baseline)
@@ -118,16 +150,27 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			return nil, err
 		}
 		defer remove()
+		if s.sb != nil {
+			// The worktree's temporary parent is private to root.
+			if err := os.Chmod(filepath.Dir(wt), 0o755); err != nil {
+				return nil, fmt.Errorf("sharing the baseline with the benchmarks' user: %w", err)
+			}
+		}
 		modDirs[Base] = filepath.Join(wt, cfg.WorkDir)
 		sides = []Side{Base, Head}
 	}
 	s.res.Command = reproduce(cfg, s.res.BaseSHA)
 
-	binDir, err := os.MkdirTemp("", "natsbench-bin-")
-	if err != nil {
-		return nil, fmt.Errorf("making the binary directory: %w", err)
+	binDir := ""
+	if s.sb != nil {
+		binDir = s.sb.bin
+	} else {
+		binDir, err = os.MkdirTemp("", "natsbench-bin-")
+		if err != nil {
+			return nil, fmt.Errorf("making the binary directory: %w", err)
+		}
+		defer os.RemoveAll(binDir)
 	}
-	defer os.RemoveAll(binDir)
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return nil, fmt.Errorf("making the output directory: %w", err)
 	}
@@ -146,15 +189,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 
 	s.res.HeadFile = filepath.Join(outDir, "head.txt")
-	// Never nil: a nil Base means "no baseline" to package compare, and
-	// a side that produced no result is not that.
-	s.res.Head = append([]byte{}, s.out[Head].buf.Bytes()...)
+	s.res.Head = s.out[Head].bytes()
 	if err := os.WriteFile(s.res.HeadFile, s.res.Head, 0o644); err != nil {
 		return nil, fmt.Errorf("writing head results: %w", err)
 	}
 	if cfg.Baseline != "" {
 		s.res.BaseFile = filepath.Join(outDir, "base.txt")
-		s.res.Base = append([]byte{}, s.out[Base].buf.Bytes()...)
+		s.res.Base = s.out[Base].bytes()
 		if err := os.WriteFile(s.res.BaseFile, s.res.Base, 0o644); err != nil {
 			return nil, fmt.Errorf("writing base results: %w", err)
 		}
@@ -170,7 +211,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 func (s *state) prepare(ctx context.Context, sides []Side, modDirs map[Side]string, binDir string) ([]*target, error) {
 	var targets []*target
 	for _, side := range sides {
-		pkgs, err := listPackages(ctx, s.env, modDirs[side], s.cfg.Packages)
+		pkgs, err := listPackages(ctx, s.goCommand(modDirs[side]), s.cfg.Packages)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -204,20 +245,35 @@ func (s *state) prepare(ctx context.Context, sides []Side, modDirs map[Side]stri
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			msg, ok, err := buildTest(ctx, s.env, t.modDir, t.pkg, t.bin)
+			msg, ok, err := buildTest(ctx, s.goCommand(t.modDir), t.pkg, t.bin)
 			if err != nil || !ok {
 				outcomes[i] = outcome{buildMsg: msg, err: err}
 				t.broken = true
-				return
 			}
-			names, f, err := s.listBenchmarks(ctx, t)
-			outcomes[i] = outcome{failure: f, err: err}
-			t.names = names
 		}()
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if s.sb != nil {
+		// Every build is done before any benchmarked code runs, and the
+		// binaries become root's: the head's code cannot rewrite the
+		// base's binary, nor a build in progress.
+		if err := s.sb.seal(); err != nil {
+			return nil, fmt.Errorf("isolating the benchmarks: %w", err)
+		}
+	}
+	for i, t := range targets {
+		if t.broken {
+			continue
+		}
+		names, f, err := s.listBenchmarks(ctx, t)
+		outcomes[i] = outcome{failure: f, err: err}
+		t.names = names
+		if err != nil {
+			break
+		}
 	}
 	var ready []*target
 	for i, t := range targets {
@@ -237,28 +293,59 @@ func (s *state) prepare(ctx context.Context, sides []Side, modDirs map[Side]stri
 	return ready, nil
 }
 
+// goCommand is how the go command runs in dir: as the sandbox's user
+// when there is one, under the build timeout.
+func (s *state) goCommand(dir string) command {
+	return command{dir: dir, env: s.env, timeout: s.cfg.BuildTimeout, sandbox: s.sb}
+}
+
 // listBenchmarks asks a built binary for its benchmarks and keeps those
 // that the pattern selects.
 func (s *state) listBenchmarks(ctx context.Context, t *target) ([]string, *Failure, error) {
-	r, err := s.runBinary(ctx, t, "-test.list=^Benchmark")
+	var names []string
+	out := &tailBuffer{n: maxFailureOutput}
+	lw := &lineWriter{
+		line: func(line string) {
+			fmt.Fprintln(out, line)
+			if line = strings.TrimSpace(line); strings.HasPrefix(line, "Benchmark") && !strings.ContainsAny(line, " \t") &&
+				len(line) <= maxName && len(names) < maxNames {
+				names = append(names, line)
+			}
+		},
+		long: func(n int) {
+			fmt.Fprintf(out, "[a line of %d bytes, over the %d-byte limit, was dropped]\n", n, maxLine)
+		},
+	}
+	r, err := s.runBinary(ctx, t, lw, "-test.list=^Benchmark")
 	if err != nil {
 		return nil, nil, err
 	}
+	lw.flush()
 	if r.err != nil {
-		return nil, &Failure{Side: t.side, Package: t.pkg, Reason: "failed", Output: tail(string(r.out), maxFailureOutput)}, nil
-	}
-	var names []string
-	for _, line := range strings.Split(string(r.out), "\n") {
-		if line = strings.TrimSpace(line); strings.HasPrefix(line, "Benchmark") && !strings.ContainsAny(line, " \t") {
-			names = append(names, line)
-		}
+		return nil, &Failure{Side: t.side, Package: t.pkg, Reason: "failed", Output: failureOutput(r, s.cfg.Timeout, out.String())}, nil
 	}
 	return selectBenchmarks(s.cfg.Bench, names), nil, nil
 }
 
+// failureOutput is what a failure says of a run that did not succeed:
+// its output's tail, and why it was stopped if it was.
+func failureOutput(r procResult, timeout time.Duration, outTail string) string {
+	var exit *exec.ExitError
+	switch {
+	case r.timedOut:
+		return fmt.Sprintf("timed out after %s, stopped with SIGQUIT\n%s", timeout, outTail)
+	case errors.Is(r.err, errOutputTooLarge):
+		return fmt.Sprintf("stopped: %v\n%s", r.err, outTail)
+	case r.err != nil && !errors.As(r.err, &exit):
+		// It did not even start.
+		return strings.TrimSpace(outTail + "\n" + r.err.Error())
+	}
+	return outTail
+}
+
 // runBinary runs a target's test binary in its package directory, with a
-// fresh NATS server of its own when asked for.
-func (s *state) runBinary(ctx context.Context, t *target, args ...string) (procResult, error) {
+// fresh NATS server of its own when asked for, its output streamed to out.
+func (s *state) runBinary(ctx context.Context, t *target, out io.Writer, args ...string) (procResult, error) {
 	env := s.env
 	if s.cfg.NATS {
 		url, stop, err := StartNATS(ctx)
@@ -268,7 +355,8 @@ func (s *state) runBinary(ctx context.Context, t *target, args ...string) (procR
 		defer stop()
 		env = append(slices.Clip(env), "NATS_URL="+url)
 	}
-	r := runProcess(ctx, t.dir, env, s.cfg.Timeout, t.bin, args...)
+	c := command{dir: t.dir, env: env, timeout: s.cfg.Timeout, quit: true, sandbox: s.sb, out: out}
+	r := c.run(ctx, t.bin, args...)
 	if err := ctx.Err(); err != nil {
 		return r, err
 	}
@@ -283,7 +371,7 @@ func (s *state) benchArgs(pattern string) []string {
 		"-test.benchmem",
 		"-test.count=1",
 		"-test.benchtime=" + s.cfg.Benchtime,
-		// -test.timeout does not cover benchmarks, runProcess's timeout
+		// -test.timeout does not cover benchmarks, the command's timeout
 		// does; it is passed for a TestMain that runs tests anyway.
 		"-test.timeout=" + s.cfg.Timeout.String(),
 	}
@@ -353,24 +441,34 @@ func (s *state) measure(ctx context.Context, t *target) error {
 		if len(pending) != len(t.names) {
 			pattern = narrowPattern(s.cfg.Bench, pending)
 		}
-		r, err := s.runBinary(ctx, t, s.benchArgs(pattern)...)
+		p := newOutputParser()
+		r, err := s.runBinary(ctx, t, p, s.benchArgs(pattern)...)
 		if err != nil {
 			return err
 		}
-		o := parseOutput(r.out)
+		o := p.finish()
 		s.record(t, o)
-		outTail := tail(string(r.out), maxFailureOutput)
 		for _, f := range o.failed {
 			s.addFailure(Failure{Side: t.side, Package: t.pkg, Benchmark: reportName(f), Reason: "failed", Output: o.failText[f]})
 			t.skip[topLevel(f)] = true
 		}
+		if o.tooMany || o.longOutside != "" {
+			// Output that cannot be read whole is not trusted further.
+			msg := o.longOutside
+			if o.tooMany {
+				msg = fmt.Sprintf("printed more than %d MiB of results in one run", maxResults>>20)
+			}
+			s.addFailure(Failure{Side: t.side, Package: t.pkg, Reason: "failed", Output: msg + "\n" + o.tail})
+			t.broken = true
+			return nil
+		}
+		outTail := o.tail
 		if o.crashText != "" {
 			outTail = o.crashText
 		}
-		if r.timedOut {
-			outTail = fmt.Sprintf("timed out after %s, stopped with SIGQUIT\n%s", s.cfg.Timeout, outTail)
-		}
-		if r.err == nil || !(o.crashed || r.timedOut || len(o.failed) == 0) {
+		outTail = failureOutput(r, s.cfg.Timeout, outTail)
+		tooLarge := errors.Is(r.err, errOutputTooLarge)
+		if r.err == nil || !(o.crashed || r.timedOut || tooLarge || len(o.failed) == 0) {
 			return nil
 		}
 		reason := "failed"
@@ -400,11 +498,22 @@ func (s *state) measure(ctx context.Context, t *target) error {
 
 // record appends a run's results to its side's file, preceded by the
 // configuration lines that changed; pkg is always the target's own.
+// Past maxResults on a side, results are dropped, as a failure.
 func (s *state) record(t *target, o runOutput) {
 	if len(o.results) == 0 {
 		return
 	}
 	so := s.out[t.side]
+	size := 0
+	for _, l := range o.results {
+		size += len(l) + 1
+	}
+	if so.full || so.buf.Len()+size > maxResults {
+		so.full = true
+		s.addFailure(Failure{Side: t.side, Package: t.pkg, Reason: "failed",
+			Output: fmt.Sprintf("the results of the %s side passed %d MiB: the rest were dropped", t.side, maxResults>>20)})
+		return
+	}
 	for _, k := range headerKeys {
 		v := o.headers[k]
 		if k == "pkg" {
@@ -421,6 +530,15 @@ func (s *state) record(t *target, o runOutput) {
 	}
 }
 
+// bytes returns the side's file; never nil: a nil Base means "no
+// baseline" to package compare, and a side that produced no result is not that.
+func (so *sideOutput) bytes() []byte {
+	if b := so.buf.Bytes(); b != nil {
+		return b
+	}
+	return []byte{}
+}
+
 // addFailure records f unless the same benchmark already failed the
 // same way on the same side.
 func (s *state) addFailure(f Failure) {
@@ -430,6 +548,53 @@ func (s *state) addFailure(f Failure) {
 	}
 	s.failSeen[key] = true
 	s.res.Failures = append(s.res.Failures, f)
+}
+
+// maxProfile bounds a CPU profile copied out of the sandbox.
+const maxProfile = 256 << 20
+
+// copyOut copies a file that the sandbox's user wrote to dst, which the
+// runner's user owns.
+func (s *state) copyOut(src, dst string) error {
+	in, err := s.sb.openOwned(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, io.LimitReader(in, maxProfile)); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// maxProfileData bounds a CPU profile's decompressed size: the profile
+// parser holds it whole, and the benchmark could write a gzip bomb.
+const maxProfileData = 16 << 20
+
+// profileSmall reports whether the profile at path decompresses to at
+// most maxProfileData bytes, reading it as a stream.
+func profileSmall(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	br := bufio.NewReader(f)
+	var r io.Reader = br
+	if magic, err := br.Peek(2); err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
+		gz, err := gzip.NewReader(br)
+		if err != nil {
+			return false
+		}
+		r = gz
+	}
+	n, err := io.Copy(io.Discard, io.LimitReader(r, maxProfileData+1))
+	return err == nil && n <= maxProfileData
 }
 
 var unsafeFileChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
@@ -448,9 +613,22 @@ func (s *state) profile(ctx context.Context, targets []*target, dir string) erro
 			continue
 		}
 		file := filepath.Join(dir, string(t.side)+"-"+unsafeFileChars.ReplaceAllString(t.pkg, "_")+".pprof")
+		written := file
+		if s.sb != nil {
+			// The user writes where it may; the runner copies it out.
+			written = filepath.Join(s.sb.scratch, filepath.Base(file))
+		}
 		args := s.benchArgs(narrowPattern(s.cfg.Bench, active))
-		if _, err := s.runBinary(ctx, t, append(args, "-test.cpuprofile="+file)...); err != nil {
+		if _, err := s.runBinary(ctx, t, io.Discard, append(args, "-test.cpuprofile="+written)...); err != nil {
 			return err
+		}
+		if s.sb != nil {
+			if err := s.copyOut(written, file); err != nil {
+				continue
+			}
+		}
+		if !profileSmall(file) {
+			continue
 		}
 		hot, err := hotspots(file, t.side, t.pkg)
 		if err != nil {

@@ -34,6 +34,9 @@ type Config struct {
 	Benchtime string
 	// Timeout bounds one run of one test binary (10m by default).
 	Timeout time.Duration
+	// BuildTimeout bounds one go list or go test -c, which may download
+	// modules and a toolchain (10m by default).
+	BuildTimeout time.Duration
 	// Baseline is the commit-ish to compare against. Empty means no
 	// comparison: only the head is benchmarked.
 	Baseline string
@@ -50,6 +53,13 @@ type Config struct {
 	Env []string
 	// Seed seeds the per-round order of base and head; 0 picks one at random.
 	Seed int64
+	// Isolate builds and runs the benchmarked code as an unprivileged
+	// user (nobody), with a home, caches and temporary directory of its
+	// own, while git's credential files are unreadable to it and this
+	// process's /proc files are closed to it. It needs root on Linux: it
+	// is for the action's container, where the benchmarked code is a pull
+	// request's. Dir must be readable by others.
+	Isolate bool
 }
 
 // Result is what one Run produced. Raw benchmark output is kept in

@@ -97,6 +97,9 @@ func benchmark(ctx context.Context, cfg Config, dir, baseline string, progress i
 	rc.OutputDir = cfg.OutputDir
 	rc.Progress = progress
 	rc.Env = benchEnv(os.Environ(), cfg.Token)
+	// In the action's container (root), the pull request's code runs as
+	// nobody; the local CLI runs it as the user who runs it.
+	rc.Isolate = cfg.source == fromInput && os.Geteuid() == 0
 	res, err := runner.Run(ctx, rc)
 	if err != nil {
 		return nil, fmt.Errorf("running benchmarks: %w", err)
@@ -140,9 +143,14 @@ func CompareInput(res *runner.Result, opt compare.Options, rec compare.Config) c
 }
 
 // secretEnv are variables the benchmarked code (a pull request's code)
-// must not see: the action's inputs carry the token, and the runner's own
-// tokens open the cache and artifact services.
-var secretEnv = []string{"INPUT_", "ACTIONS_RUNTIME_TOKEN=", "ACTIONS_ID_TOKEN_REQUEST_", "GITHUB_TOKEN=", "GH_TOKEN="}
+// must not see: the action's inputs carry the token, the runner's own
+// ACTIONS_* tokens open the cache and artifact services, and the file
+// commands' paths would let it set the environment, PATH, outputs, state
+// and summary of this and later steps.
+var secretEnv = []string{
+	"INPUT_", "ACTIONS_", "GITHUB_TOKEN=", "GH_TOKEN=",
+	"GITHUB_ENV=", "GITHUB_PATH=", "GITHUB_OUTPUT=", "GITHUB_STATE=", "GITHUB_STEP_SUMMARY=",
+}
 
 // benchEnv is the environment of the go commands and benchmark
 // processes: the process's own, without secrets.

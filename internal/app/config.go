@@ -227,7 +227,7 @@ func (c *Config) Validate() error {
 	if c.OutputDir == "" {
 		bad("output-dir", "must not be empty")
 	}
-	if strings.ContainsAny(c.Baseline, " \t\r\n\x00") || strings.HasPrefix(c.Baseline, "-") {
+	if strings.ContainsAny(c.Baseline, " \t\r\n\x00:") || strings.HasPrefix(c.Baseline, "-") {
 		bad("baseline", "must be a commit, branch or tag, got %q", c.Baseline)
 	}
 	return errors.Join(errs...)

@@ -103,6 +103,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"mode", map[string]string{"mode": "dry-run"}, []string{`input "mode" must be "run" or "post", got "dry-run"`}},
 		{"post without report", map[string]string{"mode": "post"}, []string{`input "report" is required when mode is "post"`}},
 		{"baseline option", map[string]string{"baseline": "--upload-pack=x"}, []string{`input "baseline" must be a commit, branch or tag`}},
+		{"baseline refspec", map[string]string{"baseline": "main:refs/heads/evil"}, []string{`input "baseline" must be a commit, branch or tag`}},
 		{"package option", map[string]string{"packages": "./... -exec=sh"}, []string{`input "packages" pattern "-exec=sh" must not start with '-'`}},
 		{"several", map[string]string{"alpha": "2", "count": "zero"}, []string{`input "alpha"`, `input "count"`}},
 	} {

@@ -13,6 +13,7 @@ import (
 	"github.com/natsbench/natsbench-action/comment/githubtest"
 	"github.com/natsbench/natsbench-action/compare"
 	"github.com/natsbench/natsbench-action/internal/gittest"
+	"github.com/natsbench/natsbench-action/internal/testutil"
 )
 
 // The tests in this file attack post mode as a fork can: the report.json
@@ -150,7 +151,9 @@ func TestGateFailsOnPanickingHead(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go test on a fixture module")
 	}
-	dir := t.TempDir()
+	// Run as root, the action runs the head's code as an unprivileged
+	// user, who must read the checkout.
+	dir := testutil.SharedDir(t)
 	bench := func(body string) map[string]string {
 		return map[string]string{
 			"go.mod":       "module example.com/gate\n\ngo 1.26\n",

@@ -1,0 +1,18 @@
+//go:build unix && !linux
+
+package runner
+
+import "errors"
+
+func becomeSubreaper() {}
+
+func setNonDumpable() error {
+	return errors.New("hiding a process from others needs Linux")
+}
+
+// procInfo is one process.
+type procInfo struct{ pid, ppid int }
+
+// findVictims has no process table to read outside Linux: killTree kills
+// the session.
+func findVictims(*tracked) ([]procInfo, bool) { return nil, false }
