@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"strconv"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
@@ -103,14 +102,13 @@ func (d detached) publish(m *nats.Msg, opts []micro.RespondOpt) error {
 }
 
 // barrierMet reports whether req's read barrier is known to be met without
-// asking the server.
+// asking the server (a bad header is: its error reply needs no wait).
 func (s *Service) barrierMet(req micro.Request, always bool) bool {
-	v := req.Headers().Get(MinSeqHeader)
-	if v == "" {
-		return !always
+	seq, has, err := minSeqOf(req)
+	if err != nil || !has && !always {
+		return true
 	}
-	seq, err := strconv.ParseUint(v, 10, 64)
-	return err != nil || s.cfg.NoJetStream && s.received.Load() == s.lastSeq.Load() || !s.cfg.NoJetStream && s.lastSeq.Load() >= seq
+	return s.mode.met(seq, has)
 }
 
 // respondError answers with the micro error headers and our JSON body, so
@@ -138,7 +136,7 @@ func (s *Service) respond(req micro.Request, v any) {
 
 // queryCtx bounds one query, including its read-your-writes wait.
 func (s *Service) queryCtx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(s.ctx, s.cfg.QueryWait)
+	return context.WithTimeout(s.sink.ctx, s.cfg.QueryWait)
 }
 
 // answer runs one query: it parses the request into a Q, checks it
@@ -174,7 +172,7 @@ func answer[Q any](s *Service, req micro.Request, always bool, check func(*Q) er
 func (s *Service) handleUserStats(req micro.Request) {
 	check := func(q *UserStatsRequest) error { return validateUsername("username", q.Username) }
 	answer(s, req, true, check, func(ctx context.Context, q *UserStatsRequest) (any, error) {
-		st, found, err := s.db.UserStats(ctx, q.Username)
+		st, found, err := s.sink.db.UserStats(ctx, q.Username)
 		if err != nil {
 			return nil, err
 		}
@@ -207,23 +205,23 @@ func (s *Service) handleChannelStats(req micro.Request) {
 	}
 	answer(s, req, true, check, func(ctx context.Context, _ *ChannelStatsRequest) (any, error) {
 		r := ChannelStatsReply{Success: true, TopChatters: []ChatterReply{}}
-		hw, err := s.db.HighWaterMark(ctx)
+		hw, err := s.sink.db.HighWaterMark(ctx)
 		if err != nil {
 			return nil, err
 		}
 		r.HighWaterMark = HighWaterReply{Users: hw.Users, Timestamp: unixOrZero(hw.Time)}
-		if hw, err = s.db.HighWaterMarkConnected(ctx); err != nil {
+		if hw, err = s.sink.db.HighWaterMarkConnected(ctx); err != nil {
 			return nil, err
 		}
 		r.HighWaterConnected = HighWaterReply{Users: hw.Users, Timestamp: unixOrZero(hw.Time)}
-		chatters, err := s.db.TopChatters(ctx, top)
+		chatters, err := s.sink.db.TopChatters(ctx, top)
 		if err != nil {
 			return nil, err
 		}
 		for _, c := range chatters {
 			r.TopChatters = append(r.TopChatters, ChatterReply{Username: c.Username, ChatLines: c.ChatLines})
 		}
-		if r.TotalUsersSeen, err = s.db.TotalUsersSeen(ctx); err != nil {
+		if r.TotalUsersSeen, err = s.sink.db.TotalUsersSeen(ctx); err != nil {
 			return nil, err
 		}
 		return r, nil
@@ -242,7 +240,7 @@ func (s *Service) handleRecentChat(req micro.Request) {
 		return nil
 	}
 	answer(s, req, true, check, func(ctx context.Context, _ *RecentChatRequest) (any, error) {
-		msgs, err := s.db.RecentMessages(ctx, limit, offset)
+		msgs, err := s.sink.db.RecentMessages(ctx, limit, offset)
 		if err != nil {
 			return nil, err
 		}

@@ -193,7 +193,7 @@ func TestCursorSkipsCommittedEvents(t *testing.T) {
 	for i := range 50 {
 		events = append(events, Event{Kind: EventChatMessage, Username: "u0", Message: fmt.Sprintf("m%d", i)})
 	}
-	if err := db.ApplyFrom(ctx, first.source, 50, events); err != nil {
+	if err := db.ApplyFrom(ctx, first.sink.source, 50, events); err != nil {
 		t.Fatal(err)
 	}
 	svc := startService(t, nc, db, ServiceConfig{})

@@ -679,7 +679,7 @@ func TestStopCommitsWhatALingerHolds(t *testing.T) {
 			if !m.noJS {
 				waitFor(t, 10*time.Second, "30 events in the stream", func() bool { return streamLastSeq(t, e) >= 30 })
 			} else {
-				waitFor(t, 10*time.Second, "30 events received", func() bool { return e.svc.received.Load() >= 30 })
+				waitFor(t, 10*time.Second, "30 events received", func() bool { return e.svc.mode.(*coreConsumer).received.Load() >= 30 })
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
@@ -723,7 +723,7 @@ func TestLostConsumerIsCreatedAgain(t *testing.T) {
 // streamLastSeq reads the event stream's last sequence.
 func streamLastSeq(tb testing.TB, e *env) uint64 {
 	tb.Helper()
-	seq, err := e.svc.streamLastSeq(testCtx(tb))
+	seq, err := e.svc.mode.(*jsConsumer).streamLastSeq(testCtx(tb))
 	if err != nil {
 		tb.Fatal(err)
 	}
