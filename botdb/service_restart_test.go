@@ -11,6 +11,8 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+
+	"github.com/natsbench/natsbench-action/internal/testutil"
 )
 
 func openDBFile(tb testing.TB, path string) *DB {
@@ -215,15 +217,15 @@ func TestCursorSkipsCommittedEvents(t *testing.T) {
 	checkExactlyOnce(t, db, n, 1)
 }
 
+// waitFor polls cond with testutil.CheckFor, naming what it waits for.
 func waitFor(tb testing.TB, d time.Duration, what string, cond func() bool) {
 	tb.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %v waiting for %s", d, what)
+	testutil.CheckFor(tb, d, 2*time.Millisecond, func() error {
+		if !cond() {
+			return fmt.Errorf("waiting for %s", what)
 		}
-		time.Sleep(2 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // TestServerRestartUnderAService restarts the NATS server (same port, same
