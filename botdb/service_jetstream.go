@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -24,6 +25,10 @@ type jsConsumer struct {
 	durable      string
 	maxBatch     int
 	streamInfoRq string
+
+	// streamLast is the highest sequence known to be in the stream (from
+	// deliveries and stream state), for any goroutine.
+	streamLast atomic.Uint64
 
 	stream jetstream.Stream // not safe for concurrent use: consume loop only
 	cons   jetstream.Consumer
@@ -119,6 +124,7 @@ func startJetStream(ctx context.Context, nc *nats.Conn, k *sink, cfg ServiceConf
 	}
 	c.cursor = cur
 	k.lastSeq.Store(cur)
+	c.noteLast(max(cur, info.State.LastSeq))
 	// The database's cursor is the truth: deliver from just after it. This
 	// also redelivers at once what a previous instance received but never
 	// committed, instead of after the ack wait.
@@ -169,12 +175,35 @@ func (c *jsConsumer) met(minSeq uint64, hasMinSeq bool) bool {
 }
 
 // target is the sequence a query must wait for: minSeq when the requester
-// gave one, else the stream's last sequence now.
+// gave one, else the stream's last sequence now. A minSeq beyond the
+// stream's last sequence is refused at once rather than waited for: no
+// event will ever make it true until the stream gets there, and waiting
+// would hold a waiting slot for the whole QueryWait.
 func (c *jsConsumer) target(ctx context.Context, minSeq uint64, hasMinSeq bool) (uint64, error) {
-	if hasMinSeq {
+	if !hasMinSeq {
+		return c.streamLastSeq(ctx)
+	}
+	if minSeq <= c.streamLast.Load() {
 		return minSeq, nil
 	}
-	return c.streamLastSeq(ctx)
+	last, err := c.streamLastSeq(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if minSeq > last {
+		return 0, badRequest(fmt.Errorf("header %s: %d is beyond the stream's last sequence %d", MinSeqHeader, minSeq, last))
+	}
+	return minSeq, nil
+}
+
+// noteLast records that the stream holds sequence seq.
+func (c *jsConsumer) noteLast(seq uint64) {
+	for {
+		cur := c.streamLast.Load()
+		if seq <= cur || c.streamLast.CompareAndSwap(cur, seq) {
+			return
+		}
+	}
 }
 
 // streamLastSeq asks the server for the stream's last sequence. A raw
@@ -199,6 +228,7 @@ func (c *jsConsumer) streamLastSeq(ctx context.Context) (uint64, error) {
 	if resp.Error != nil {
 		return 0, fmt.Errorf("reading stream state: %s", resp.Error.Description)
 	}
+	c.noteLast(resp.State.LastSeq)
 	return resp.State.LastSeq, nil
 }
 
@@ -474,6 +504,9 @@ func (c *jsConsumer) add(m jetstream.Msg) bool {
 	}
 	c.pending = append(c.pending, received{msg: m, meta: meta, err: err})
 	c.more = err == nil && meta.NumPending > 0
+	if err == nil {
+		c.noteLast(meta.Sequence.Stream + meta.NumPending)
+	}
 	return true
 }
 

@@ -1,9 +1,12 @@
 package botdb
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"sort"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
@@ -75,7 +78,7 @@ func (d detached) Respond(data []byte, opts ...micro.RespondOpt) error {
 }
 
 func (d detached) RespondJSON(v any, opts ...micro.RespondOpt) error {
-	data, err := json.Marshal(v)
+	data, err := encodeJSON(v)
 	if err != nil {
 		return micro.ErrMarshalResponse
 	}
@@ -122,16 +125,70 @@ func (s *Service) respondError(req micro.Request, err error) {
 	case errors.Is(err, context.DeadlineExceeded):
 		code = "503"
 	}
-	body, _ := json.Marshal(ErrorReply{Success: false, Error: err.Error()})
+	body, _ := encodeJSON(ErrorReply{Success: false, Error: err.Error()})
 	if rerr := req.Error(code, err.Error(), body); rerr != nil {
 		s.log.Warn("sending error reply", "subject", req.Subject(), "error", rerr)
 	}
 }
 
+// respond answers with v as JSON, cut to fit the server's payload limit.
 func (s *Service) respond(req micro.Request, v any) {
-	if err := req.RespondJSON(v); err != nil {
+	data, err := fitReply(v, s.maxReply())
+	if err != nil {
+		s.respondError(req, err)
+		return
+	}
+	if err := req.Respond(data); err != nil {
 		s.log.Warn("sending reply", "subject", req.Subject(), "error", err)
 	}
+}
+
+// replyHeadroom is kept free below the server's max payload for what the
+// server counts besides the body (headers).
+const replyHeadroom = 4 << 10
+
+// maxReply is the largest reply body the server takes.
+func (s *Service) maxReply() int {
+	return int(s.nc.MaxPayload()) - replyHeadroom
+}
+
+// encodeJSON encodes v without HTML escaping: replies go to programs, not
+// into HTML, and escaping triples the size of text such as "<<<".
+func encodeJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// fitReply encodes v in at most limit bytes. A recent_chat reply that is
+// too large keeps as many of its newest messages as fit and says "more";
+// any other reply too large is an error (none can be, with today's limits).
+func fitReply(v any, limit int) ([]byte, error) {
+	data, err := encodeJSON(v)
+	if err != nil {
+		return nil, fmt.Errorf("encoding reply: %w", err)
+	}
+	if len(data) <= limit {
+		return data, nil
+	}
+	r, ok := v.(RecentChatReply)
+	if !ok {
+		return nil, fmt.Errorf("encoding reply: %d bytes is over the server's limit of %d", len(data), limit)
+	}
+	all := r.Messages
+	r.More = true
+	// The largest prefix that fits: messages are newest first.
+	n := sort.Search(len(all)+1, func(n int) bool {
+		r.Messages = all[:n]
+		d, err := encodeJSON(r)
+		return err != nil || len(d) > limit
+	}) - 1
+	r.Messages = all[:max(n, 0)]
+	return encodeJSON(r)
 }
 
 // queryCtx bounds one query, including its read-your-writes wait.
