@@ -114,14 +114,20 @@ func (c *ServiceConfig) setDefaults() error {
 type Health struct {
 	EventsApplied  int64 `json:"events_applied"`
 	EventsRejected int64 `json:"events_rejected"`
-	// LastSequence is the last stream sequence committed to the database
-	// (with NoJetStream: the number of event messages processed).
+	// LastSequence is the last stream sequence applied: events up to it
+	// are committed to the database (with NoJetStream: the number of event
+	// messages processed).
 	LastSequence uint64 `json:"last_sequence"`
-	Batches      int64  `json:"batches"`
-	JetStream    bool   `json:"jetstream"`
-	Stream       string `json:"stream,omitempty"`
-	Version      string `json:"version"`
-	StartedAt    int64  `json:"started_at"` // Unix seconds
+	// Lag is how many messages the service knows are in the stream (or
+	// received, with NoJetStream) but not yet applied: after a start, the
+	// backlog it is catching up with. Queries wait until what they need is
+	// applied.
+	Lag       uint64 `json:"lag"`
+	Batches   int64  `json:"batches"`
+	JetStream bool   `json:"jetstream"`
+	Stream    string `json:"stream,omitempty"`
+	Version   string `json:"version"`
+	StartedAt int64  `json:"started_at"` // Unix seconds
 }
 
 // Service consumes bot events from NATS into a DB and answers queries over

@@ -73,7 +73,11 @@ func (c *coreConsumer) onMsg(m *nats.Msg) {
 	}
 }
 
-func (c *coreConsumer) describe(h *Health) { h.JetStream = false }
+func (c *coreConsumer) describe(h *Health) {
+	h.JetStream = false
+	received, applied := c.received.Load(), c.sink.lastSeq.Load()
+	h.Lag = received - min(received, applied)
+}
 
 // met reports whether a query is served without waiting: every event
 // received is committed. The requester's sequence means nothing here.
@@ -103,7 +107,7 @@ func (c *coreConsumer) target(ctx context.Context, _ uint64, _ bool) (uint64, er
 			return target, nil
 		}
 		if err := ctx.Err(); err != nil {
-			return 0, fmt.Errorf("waiting for queued events: %w", err)
+			return 0, &behindError{behind: pending + target - min(target, c.sink.lastSeq.Load()), err: err}
 		}
 		if i < 100 {
 			runtime.Gosched()

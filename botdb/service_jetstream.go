@@ -30,6 +30,13 @@ type jsConsumer struct {
 	// deliveries and stream state), for any goroutine.
 	streamLast atomic.Uint64
 
+	// startLast is the stream's last sequence when the service started:
+	// until it is applied, every query waits (never a stale answer while
+	// catching up).
+	startLast uint64
+	markers   markers
+	syncWait  time.Duration // bounds one marker's publish
+
 	stream jetstream.Stream // not safe for concurrent use: consume loop only
 	cons   jetstream.Consumer
 
@@ -113,7 +120,9 @@ func startJetStream(ctx context.Context, nc *nats.Conn, k *sink, cfg ServiceConf
 		linger:       linger,
 		group:        newGroupCommit(linger, k),
 		small:        true,
+		syncWait:     cfg.QueryWait,
 	}
+	c.markers.publish = c.publishMarker
 	c.timer.Stop()
 	if err := c.createConsumer(ctx); err != nil {
 		return nil, err
@@ -124,6 +133,7 @@ func startJetStream(ctx context.Context, nc *nats.Conn, k *sink, cfg ServiceConf
 	}
 	c.cursor = cur
 	k.lastSeq.Store(cur)
+	c.startLast = info.State.LastSeq
 	c.noteLast(max(cur, info.State.LastSeq))
 	// The database's cursor is the truth: deliver from just after it. This
 	// also redelivers at once what a previous instance received but never
@@ -167,24 +177,45 @@ func (c *jsConsumer) halt(context.Context) {}
 func (c *jsConsumer) describe(h *Health) {
 	h.JetStream = true
 	h.Stream = c.streamName
+	h.Lag = c.lag()
+}
+
+// lag is how many stream messages the service knows of but has not yet
+// applied.
+func (c *jsConsumer) lag() uint64 {
+	last, applied := c.streamLast.Load(), c.sink.lastSeq.Load()
+	return last - min(last, applied)
 }
 
 // met reports whether a query asking for minSeq is served without waiting.
 func (c *jsConsumer) met(minSeq uint64, hasMinSeq bool) bool {
-	return hasMinSeq && c.sink.lastSeq.Load() >= minSeq
+	return hasMinSeq && c.sink.lastSeq.Load() >= max(minSeq, c.startLast)
 }
 
-// target is the sequence a query must wait for: minSeq when the requester
-// gave one, else the stream's last sequence now. A minSeq beyond the
-// stream's last sequence is refused at once rather than waited for: no
-// event will ever make it true until the stream gets there, and waiting
-// would hold a waiting slot for the whole QueryWait.
+// target is the sequence a query must wait for, and never less than the
+// stream's last sequence at start.
+//
+// With MinSeqHeader it is the requester's sequence (Client's zero-cost
+// path: its Sync already placed a barrier). A sequence beyond the stream's
+// last one is refused at once rather than waited for: no event makes it
+// true until the stream gets there, and waiting would hold a waiting slot
+// for the whole QueryWait.
+//
+// Without the header, the service publishes a marker into the stream (see
+// markers) and the query waits for everything stored before it.
 func (c *jsConsumer) target(ctx context.Context, minSeq uint64, hasMinSeq bool) (uint64, error) {
 	if !hasMinSeq {
-		return c.streamLastSeq(ctx)
+		m, err := c.markers.get(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return 0, &behindError{behind: c.lag(), err: ctx.Err()}
+			}
+			return 0, err
+		}
+		return max(m-1, c.startLast), nil
 	}
 	if minSeq <= c.streamLast.Load() {
-		return minSeq, nil
+		return max(minSeq, c.startLast), nil
 	}
 	last, err := c.streamLastSeq(ctx)
 	if err != nil {
@@ -193,7 +224,32 @@ func (c *jsConsumer) target(ctx context.Context, minSeq uint64, hasMinSeq bool) 
 	if minSeq > last {
 		return 0, badRequest(fmt.Errorf("header %s: %d is beyond the stream's last sequence %d", MinSeqHeader, minSeq, last))
 	}
-	return minSeq, nil
+	return max(minSeq, c.startLast), nil
+}
+
+// publishMarker stores a read barrier on the Sync subject and returns its
+// stream sequence.
+func (c *jsConsumer) publishMarker() (uint64, error) {
+	ctx, cancel := context.WithTimeout(c.sink.ctx, c.syncWait)
+	defer cancel()
+	msg, err := c.nc.RequestWithContext(ctx, c.sink.subj.Sync, nil)
+	if err != nil {
+		return 0, fmt.Errorf("placing a read barrier in stream %s: %w", c.streamName, err)
+	}
+	var ack struct {
+		Seq   uint64 `json:"seq"`
+		Error *struct {
+			Description string `json:"description"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(msg.Data, &ack); err != nil {
+		return 0, fmt.Errorf("placing a read barrier in stream %s: reading ack: %w", c.streamName, err)
+	}
+	if ack.Error != nil {
+		return 0, fmt.Errorf("placing a read barrier in stream %s: %s", c.streamName, ack.Error.Description)
+	}
+	c.noteLast(ack.Seq)
+	return ack.Seq, nil
 }
 
 // noteLast records that the stream holds sequence seq.
@@ -642,7 +698,12 @@ func (c *jsConsumer) commit(msgs []received) (jetstream.Msg, error) {
 		lastSeq = seq
 		raws = append(raws, rawEvent{seq: seq, subject: m.Subject(), data: m.Data()})
 	}
-	if len(raws) > 0 {
+	if len(raws) > 0 && onlyBarriers(raws, k.subj.Sync) {
+		// Nothing to store: the cursor in the database may stay behind
+		// (redelivered barriers are skipped again).
+		c.cursor = lastSeq
+		k.advance(lastSeq)
+	} else if len(raws) > 0 {
 		n, err := k.write(lastSeq, raws)
 		if err != nil {
 			return nil, err
@@ -652,6 +713,16 @@ func (c *jsConsumer) commit(msgs []received) (jetstream.Msg, error) {
 		c.maybePurge()
 	}
 	return last, nil
+}
+
+// onlyBarriers reports whether every message is a read barrier.
+func onlyBarriers(raws []rawEvent, sync string) bool {
+	for _, r := range raws {
+		if r.subject != sync {
+			return false
+		}
+	}
+	return true
 }
 
 // Stream purges: often enough to keep the stream small, rarely enough to

@@ -71,6 +71,12 @@ func (k *sink) stopping() bool {
 func (k *sink) committed(seq uint64, applied int) {
 	k.applied.Add(int64(applied))
 	k.batches.Add(1)
+	k.advance(seq)
+}
+
+// advance records that everything up to seq is applied (also past read
+// barriers, which need no transaction) and wakes waiting queries.
+func (k *sink) advance(seq uint64) {
 	k.lastSeq.Store(seq)
 	k.progMu.Lock()
 	close(k.progress)
@@ -101,10 +107,24 @@ func (k *sink) waitApplied(ctx context.Context, seq uint64, done <-chan struct{}
 		case <-done:
 			return fmt.Errorf("waiting for events up to %d: service stopped at %d", seq, k.lastSeq.Load())
 		case <-ctx.Done():
-			return fmt.Errorf("waiting for events up to %d to be applied (applied up to %d): %w", seq, k.lastSeq.Load(), ctx.Err())
+			return &behindError{behind: seq - min(seq, k.lastSeq.Load()), err: ctx.Err()}
 		}
 	}
 }
+
+// behindError is a query whose deadline came before the events it waits
+// for were applied: the service is catching up (after a start, or with a
+// burst). It unwraps to the context's error.
+type behindError struct {
+	behind uint64 // stream messages still to apply
+	err    error
+}
+
+func (e *behindError) Error() string {
+	return fmt.Sprintf("catching up: %d events behind (%v)", e.behind, e.err)
+}
+
+func (e *behindError) Unwrap() error { return e.err }
 
 // reject counts and logs an event that will not be stored.
 func (k *sink) reject(subject string, seq uint64, err error) {

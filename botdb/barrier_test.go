@@ -1,0 +1,196 @@
+package botdb
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/natsbench/natsbench-action/internal/testutil"
+)
+
+// TestMarkersShared: queries that arrive while a marker is being published
+// share the next one: one publish for all of them, after theirs began.
+func TestMarkersShared(t *testing.T) {
+	release := make(chan struct{})
+	var calls atomic.Uint64
+	m := &markers{publish: func() (uint64, error) {
+		n := calls.Add(1)
+		if n == 1 {
+			<-release
+		}
+		return n, nil
+	}}
+	ctx := testCtx(t)
+	leader := make(chan uint64, 1)
+	go func() {
+		seq, _ := m.get(ctx)
+		leader <- seq
+	}()
+	testutil.CheckFor(t, 10*time.Second, time.Millisecond, func() error {
+		if calls.Load() != 1 {
+			return errors.New("the first marker is not being published yet")
+		}
+		return nil
+	})
+	const followers = 10
+	seqs := make(chan uint64, followers)
+	for range followers {
+		go func() {
+			seq, err := m.get(ctx)
+			if err != nil {
+				t.Error(err)
+			}
+			seqs <- seq
+		}()
+	}
+	testutil.CheckFor(t, 10*time.Second, time.Millisecond, func() error {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if m.next == nil || m.next.joined != followers {
+			return errors.New("followers have not all joined the next round")
+		}
+		return nil
+	})
+	close(release)
+	if seq := <-leader; seq != 1 {
+		t.Errorf("leader's marker = %d, want 1", seq)
+	}
+	for range followers {
+		if seq := <-seqs; seq != 2 {
+			t.Errorf("follower's marker = %d, want 2 (one shared marker after the first)", seq)
+		}
+	}
+	if n := calls.Load(); n != 2 {
+		t.Errorf("%d markers published for 11 queries, want 2", n)
+	}
+	if seq, _ := m.get(ctx); seq != 3 { // idle again: a lone query publishes its own
+		t.Errorf("next marker = %d, want 3", seq)
+	}
+}
+
+// plainUserStats asks user_stats with a plain request (no header), as a
+// client that is not botdb.Client does.
+func plainUserStats(t *testing.T, nc *nats.Conn, subject, user string) UserStatsReply {
+	t.Helper()
+	reply, err := nc.Request(subject, []byte(`{"username":"`+user+`"}`), 20*time.Second)
+	if err != nil {
+		t.Fatalf("user_stats %s: %v", user, err)
+	}
+	var st UserStatsReply
+	if err := json.Unmarshal(reply.Data, &st); err != nil || !st.Success {
+		t.Fatalf("user_stats %s: %s (%v)", user, reply.Data, err)
+	}
+	return st
+}
+
+// TestPlainClientReadsItsWrites: a plain NATS client (no header, no Sync,
+// no Flush) that publishes and then asks gets a reply that reflects every
+// event it published, in both modes, every time; concurrent queries too.
+func TestPlainClientReadsItsWrites(t *testing.T) {
+	for _, mode := range serviceModes {
+		t.Run(mode.name, func(t *testing.T) {
+			e := newEnv(t, ServiceConfig{NoJetStream: mode.noJS})
+			subj := e.client.Subjects()
+			event, _ := subj.Subject(EventChatMessage)
+			const users, rounds = 5, 5
+			perRound := 2000
+			if raceEnabled {
+				perRound = 500
+			}
+			for round := 1; round <= rounds; round++ {
+				for i := range perRound {
+					if err := e.nc.Publish(event, []byte(fmt.Sprintf(`{"username":"p%d","message":"m"}`, i%users))); err != nil {
+						t.Fatal(err)
+					}
+				}
+				for u := range users {
+					if st := plainUserStats(t, e.nc, subj.UserStats, fmt.Sprintf("p%d", u)); st.TotalChatLines != int64(round*perRound/users) {
+						t.Fatalf("round %d: p%d has %d lines, want %d", round, u, st.TotalChatLines, round*perRound/users)
+					}
+				}
+			}
+			// Many queries at once, each after its own publish.
+			var wg sync.WaitGroup
+			for q := range 50 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					nc := connectTest(t, e.srv)
+					user := fmt.Sprintf("c%d", q)
+					if err := nc.Publish(event, []byte(`{"username":"`+user+`","message":"m"}`)); err != nil {
+						t.Error(err)
+						return
+					}
+					reply, err := nc.Request(subj.UserStats, []byte(`{"username":"`+user+`"}`), 20*time.Second)
+					if err != nil || !strings.Contains(string(reply.Data), `"total_chat_lines":1,`) {
+						t.Errorf("user_stats %s after its publish: %v", user, err)
+					}
+				}()
+			}
+			wg.Wait()
+		})
+	}
+}
+
+// TestQueriesWaitWhileCatchingUp: while the service has not applied the
+// events a query needs (the writer is held here, as a long backlog would),
+// the query waits, and at its deadline answers 503 "catching up: N events
+// behind", never a stale count; health reports the lag at once. Once the
+// writer is free, the same query is exact and the lag goes to zero.
+func TestQueriesWaitWhileCatchingUp(t *testing.T) {
+	for _, mode := range serviceModes {
+		t.Run(mode.name, func(t *testing.T) {
+			e := newEnv(t, ServiceConfig{NoJetStream: mode.noJS, QueryWait: 300 * time.Millisecond})
+			ctx := testCtx(t)
+			subj := e.client.Subjects()
+			plainUserStats(t, e.nc, subj.UserStats, "nobody") // the service is idle and caught up
+			hold, err := e.db.write.Conn(ctx)                 // the store's only writer
+			if err != nil {
+				t.Fatal(err)
+			}
+			event, _ := subj.Subject(EventChatMessage)
+			const n = 100
+			for range n {
+				if err := e.nc.Publish(event, []byte(`{"username":"late","message":"m"}`)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			reply, err := e.nc.Request(subj.UserStats, []byte(`{"username":"late"}`), 20*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := fmt.Sprintf("catching up: %d events behind", n)
+			if code := reply.Header.Get(micro.ErrorCodeHeader); code != "503" || !strings.Contains(string(reply.Data), want) {
+				t.Errorf("query while behind: code %q, %s; want 503 %q", code, reply.Data, want)
+			}
+			reply, err = e.nc.Request(subj.Health, nil, 20*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var h HealthReply
+			if err := json.Unmarshal(reply.Data, &h); err != nil || h.Lag < n {
+				t.Errorf("health while behind: %s (%v), want a lag of at least %d", reply.Data, err, n)
+			}
+			if err := hold.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if st := plainUserStats(t, e.nc, subj.UserStats, "late"); st.TotalChatLines != n {
+				t.Errorf("after catching up: %d lines, want %d", st.TotalChatLines, n)
+			}
+			testutil.CheckFor(t, 10*time.Second, 5*time.Millisecond, func() error {
+				if lag := e.svc.Health().Lag; lag != 0 {
+					return fmt.Errorf("lag %d after catching up", lag)
+				}
+				return nil
+			})
+		})
+	}
+}
