@@ -487,7 +487,7 @@ func (c *jsConsumer) flush() error {
 	}
 	n := len(c.pending)
 	c.small = c.trickling()
-	last, err := c.commit(c.pending)
+	last, wrote, err := c.commit(c.pending)
 	clear(c.pending)
 	c.pending = c.pending[:0]
 	if err != nil {
@@ -500,11 +500,14 @@ func (c *jsConsumer) flush() error {
 			c.ack()
 		}
 	}
-	if c.group.lingering {
+	switch {
+	case c.group.lingering:
 		if !c.group.round(n, n >= c.maxBatch || c.more || c.needReset) {
 			c.ack() // back to one by one, which acks each commit
 		}
-	} else {
+	case wrote:
+		// Read barriers alone cost no transaction: they are no trickle
+		// to group, and a query waits for the next one.
 		c.group.committed(n)
 		c.group.start()
 	}
@@ -671,11 +674,10 @@ func (c *jsConsumer) resetConsumer() bool {
 }
 
 // commit applies one batch of stream messages and returns the last one
-// that may be acknowledged (nil: none).
-func (c *jsConsumer) commit(msgs []received) (jetstream.Msg, error) {
+// that may be acknowledged (nil: none), and whether it wrote a transaction.
+func (c *jsConsumer) commit(msgs []received) (last jetstream.Msg, wrote bool, err error) {
 	k := c.sink
 	raws := make([]rawEvent, 0, len(msgs))
-	var last jetstream.Msg
 	var lastSeq uint64
 	for _, r := range msgs {
 		m, meta, err := r.msg, r.meta, r.err
@@ -706,13 +708,14 @@ func (c *jsConsumer) commit(msgs []received) (jetstream.Msg, error) {
 	} else if len(raws) > 0 {
 		n, err := k.write(lastSeq, raws)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		c.cursor = lastSeq
 		k.committed(lastSeq, n)
 		c.maybePurge()
+		wrote = true
 	}
-	return last, nil
+	return last, wrote, nil
 }
 
 // onlyBarriers reports whether every message is a read barrier.
