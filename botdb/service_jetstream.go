@@ -35,7 +35,12 @@ type jsConsumer struct {
 	// catching up).
 	startLast uint64
 	markers   markers
-	syncWait  time.Duration // bounds one marker's publish
+	// clearTo is the highest sequence up to which every message is
+	// applied or is one of this service's markers: a query whose marker
+	// follows it needs no wait. Written by publishMarker only (one at a
+	// time).
+	clearTo  atomic.Uint64
+	syncWait time.Duration // bounds one marker's publish
 
 	stream jetstream.Stream // not safe for concurrent use: consume loop only
 	cons   jetstream.Consumer
@@ -212,6 +217,9 @@ func (c *jsConsumer) target(ctx context.Context, minSeq uint64, hasMinSeq bool) 
 			}
 			return 0, err
 		}
+		if c.clearTo.Load() >= m-1 {
+			return c.startLast, nil // only markers since everything applied
+		}
 		return max(m-1, c.startLast), nil
 	}
 	if minSeq <= c.streamLast.Load() {
@@ -249,6 +257,9 @@ func (c *jsConsumer) publishMarker() (uint64, error) {
 		return 0, fmt.Errorf("placing a read barrier in stream %s: %s", c.streamName, ack.Error.Description)
 	}
 	c.noteLast(ack.Seq)
+	if max(c.clearTo.Load(), c.sink.lastSeq.Load()) >= ack.Seq-1 {
+		c.clearTo.Store(max(c.clearTo.Load(), ack.Seq))
+	}
 	return ack.Seq, nil
 }
 
