@@ -396,6 +396,9 @@ func (c *jsConsumer) run() error {
 			next.abandon()
 			return err
 		}
+		if !c.group.lingering {
+			c.ack() // what this pull request delivered
+		}
 		if c.needReset {
 			next.abandon()
 			next = nil
@@ -497,7 +500,9 @@ func (c *jsConsumer) flush() error {
 		return nil
 	}
 	n := len(c.pending)
-	c.small = c.trickling()
+	// Read barriers (queries' markers) are no trickle: a pull request for
+	// many takes a run of them without a new request for each.
+	c.small = c.trickling() && !c.barriersOnly()
 	last, wrote, err := c.commit(c.pending)
 	clear(c.pending)
 	c.pending = c.pending[:0]
@@ -507,7 +512,9 @@ func (c *jsConsumer) flush() error {
 	if last != nil {
 		c.toAck = last
 		c.unacked += n
-		if !c.group.lingering || c.sink.now().Sub(c.ackedAt) >= ackEvery || c.unacked >= c.maxBatch {
+		// Barriers alone are acknowledged with the next commit, at the
+		// end of the pull request, or every ackEvery, like a linger's.
+		if wrote && !c.group.lingering || c.sink.now().Sub(c.ackedAt) >= ackEvery || c.unacked >= c.maxBatch {
 			c.ack()
 		}
 	}
@@ -727,6 +734,16 @@ func (c *jsConsumer) commit(msgs []received) (last jetstream.Msg, wrote bool, er
 		wrote = true
 	}
 	return last, wrote, nil
+}
+
+// barriersOnly reports whether every pending message is a read barrier.
+func (c *jsConsumer) barriersOnly() bool {
+	for _, r := range c.pending {
+		if r.msg.Subject() != c.sink.subj.Sync {
+			return false
+		}
+	}
+	return true
 }
 
 // onlyBarriers reports whether every message is a read barrier.
