@@ -186,9 +186,9 @@ func (c *jsConsumer) describe(h *Health) {
 }
 
 // lag is how many stream messages the service knows of but has not yet
-// applied.
+// applied (its own markers that need nothing are not counted).
 func (c *jsConsumer) lag() uint64 {
-	last, applied := c.streamLast.Load(), c.sink.lastSeq.Load()
+	last, applied := c.streamLast.Load(), max(c.sink.lastSeq.Load(), c.clearTo.Load())
 	return last - min(last, applied)
 }
 
