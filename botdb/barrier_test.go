@@ -155,7 +155,7 @@ func TestQueriesWaitWhileCatchingUp(t *testing.T) {
 			if !mode.noJS { // its marker passed: the 100 events below are all that is behind
 				waitFor(t, 10*time.Second, "the first marker applied", func() bool { return e.svc.Health().LastSequence >= 1 })
 			}
-			hold, err := e.db.write.Conn(ctx)                 // the store's only writer
+			hold, err := e.db.write.Conn(ctx) // the store's only writer
 			if err != nil {
 				t.Fatal(err)
 			}
