@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/natsbench/natsbench-action/internal/testutil"
@@ -197,5 +198,58 @@ func TestQueriesWaitWhileCatchingUp(t *testing.T) {
 				t.Errorf("after catching up: %d lines, want %d", st.TotalChatLines, n)
 			}
 		})
+	}
+}
+
+// TestEmptiedStreamIsNoBacklog: a stream emptied while the service was down
+// (an operator's purge) keeps its last sequence but holds nothing to catch
+// up with, so queries after the start are answered, not held until their
+// QueryWait (an hour here).
+func TestEmptiedStreamIsNoBacklog(t *testing.T) {
+	srv := startTestServer(t, true)
+	db := MustOpenDB(t)
+	ctx := testCtx(t)
+	first := startService(t, connectTest(t, srv), db, ServiceConfig{})
+	if err := first.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	nc := connectTest(t, srv)
+	for range 10 {
+		if err := nc.Publish("rosey.db.message.log", []byte(`{"username":"gone","message":"m"}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream, err := js.Stream(ctx, DefaultStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.CheckFor(t, 10*time.Second, 5*time.Millisecond, func() error {
+		info, err := stream.Info(ctx)
+		if err != nil || info.State.LastSeq < 10 {
+			return fmt.Errorf("stream state %+v, %v: waiting for the 10 events", info, err)
+		}
+		return nil
+	})
+	if err := stream.Purge(ctx); err != nil {
+		t.Fatal(err)
+	}
+	svc := startService(t, connectTest(t, srv), db, ServiceConfig{QueryWait: time.Hour})
+	c := NewClient(nc, "")
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.UserStats(ctx, "gone") // Botdb-Min-Seq: 0
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("user_stats after the purge: %v", err)
+		}
+	case <-ctx.Done():
+		t.Fatalf("user_stats still waiting after the purge: health %+v", svc.Health())
 	}
 }

@@ -138,7 +138,11 @@ func startJetStream(ctx context.Context, nc *nats.Conn, k *sink, cfg ServiceConf
 	}
 	c.cursor = cur
 	k.lastSeq.Store(cur)
-	c.startLast = info.State.LastSeq
+	if info.State.Msgs > 0 {
+		// An empty stream (purged by an operator, say) keeps its last
+		// sequence but holds nothing to catch up with.
+		c.startLast = info.State.LastSeq
+	}
 	c.noteLast(max(cur, info.State.LastSeq))
 	// The database's cursor is the truth: deliver from just after it. This
 	// also redelivers at once what a previous instance received but never
