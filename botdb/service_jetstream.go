@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -34,13 +36,8 @@ type jsConsumer struct {
 	// until it is applied, every query waits (never a stale answer while
 	// catching up).
 	startLast uint64
-	markers   markers
-	// clearTo is the highest sequence up to which every message is
-	// applied or is one of this service's markers: a query whose marker
-	// follows it needs no wait. Written by publishMarker only (one at a
-	// time).
-	clearTo  atomic.Uint64
-	syncWait time.Duration // bounds one marker's publish
+	probes    probes
+	syncWait  time.Duration // bounds one probe
 
 	stream jetstream.Stream // not safe for concurrent use: consume loop only
 	cons   jetstream.Consumer
@@ -127,7 +124,7 @@ func startJetStream(ctx context.Context, nc *nats.Conn, k *sink, cfg ServiceConf
 		small:        true,
 		syncWait:     cfg.QueryWait,
 	}
-	c.markers.publish = c.publishMarker
+	c.probes.publish = c.probeLast
 	c.timer.Stop()
 	if err := c.createConsumer(ctx); err != nil {
 		return nil, err
@@ -190,9 +187,9 @@ func (c *jsConsumer) describe(h *Health) {
 }
 
 // lag is how many stream messages the service knows of but has not yet
-// applied (its own markers that need nothing are not counted).
+// applied (its own probes that need nothing are not counted).
 func (c *jsConsumer) lag() uint64 {
-	last, applied := c.streamLast.Load(), max(c.sink.lastSeq.Load(), c.clearTo.Load())
+	last, applied := c.streamLast.Load(), c.sink.lastSeq.Load()
 	return last - min(last, applied)
 }
 
@@ -210,21 +207,18 @@ func (c *jsConsumer) met(minSeq uint64, hasMinSeq bool) bool {
 // true until the stream gets there, and waiting would hold a waiting slot
 // for the whole QueryWait.
 //
-// Without the header, the service publishes a marker into the stream (see
-// markers) and the query waits for everything stored before it.
+// Without the header, the service probes the stream (see probes) and the
+// query waits for everything the stream held when it took the probe.
 func (c *jsConsumer) target(ctx context.Context, minSeq uint64, hasMinSeq bool) (uint64, error) {
 	if !hasMinSeq {
-		m, err := c.markers.get(ctx)
+		last, err := c.probes.get(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return 0, &behindError{behind: c.lag(), err: ctx.Err()}
 			}
 			return 0, err
 		}
-		if c.clearTo.Load() >= m-1 {
-			return c.startLast, nil // only markers since everything applied
-		}
-		return max(m-1, c.startLast), nil
+		return max(last, c.startLast), nil
 	}
 	if minSeq <= c.streamLast.Load() {
 		return max(minSeq, c.startLast), nil
@@ -239,32 +233,46 @@ func (c *jsConsumer) target(ctx context.Context, minSeq uint64, hasMinSeq bool) 
 	return max(minSeq, c.startLast), nil
 }
 
-// publishMarker stores a read barrier on the Sync subject and returns its
-// stream sequence.
-func (c *jsConsumer) publishMarker() (uint64, error) {
+// errWrongLastSeq is JetStream's error code for a publish whose expected
+// last sequence does not match the stream's ("wrong last sequence: N").
+const errWrongLastSeq = 10071
+
+// probeLast publishes a probe on the Sync subject that the stream must
+// refuse (it expects a last sequence no stream reaches), and returns the
+// last sequence the refusal reports. The stream checks the expectation in
+// its own goroutine, in ingest order, so the sequence covers every message
+// queued before the probe; and nothing is stored, so the consumer has
+// nothing to take.
+func (c *jsConsumer) probeLast() (uint64, error) {
 	ctx, cancel := context.WithTimeout(c.sink.ctx, c.syncWait)
 	defer cancel()
-	msg, err := c.nc.RequestWithContext(ctx, c.sink.subj.Sync, nil)
+	m := nats.NewMsg(c.sink.subj.Sync)
+	m.Header.Set(jetstream.ExpectedLastSeqHeader, strconv.FormatUint(math.MaxUint64, 10))
+	msg, err := c.nc.RequestMsgWithContext(ctx, m)
 	if err != nil {
-		return 0, fmt.Errorf("placing a read barrier in stream %s: %w", c.streamName, err)
+		return 0, fmt.Errorf("probing stream %s: %w", c.streamName, err)
 	}
 	var ack struct {
 		Seq   uint64 `json:"seq"`
 		Error *struct {
+			ErrCode     int    `json:"err_code"`
 			Description string `json:"description"`
 		} `json:"error"`
 	}
 	if err := json.Unmarshal(msg.Data, &ack); err != nil {
-		return 0, fmt.Errorf("placing a read barrier in stream %s: reading ack: %w", c.streamName, err)
+		return 0, fmt.Errorf("probing stream %s: reading reply: %w", c.streamName, err)
 	}
-	if ack.Error != nil {
-		return 0, fmt.Errorf("placing a read barrier in stream %s: %s", c.streamName, ack.Error.Description)
+	if ack.Error == nil { // stored after all: a barrier like Client's
+		c.noteLast(ack.Seq)
+		return ack.Seq, nil
 	}
-	c.noteLast(ack.Seq)
-	if max(c.clearTo.Load(), c.sink.lastSeq.Load()) >= ack.Seq-1 {
-		c.clearTo.Store(max(c.clearTo.Load(), ack.Seq))
+	n, ok := strings.CutPrefix(ack.Error.Description, "wrong last sequence: ")
+	last, err := strconv.ParseUint(n, 10, 64)
+	if ack.Error.ErrCode != errWrongLastSeq || !ok || err != nil {
+		return 0, fmt.Errorf("probing stream %s: %s", c.streamName, ack.Error.Description)
 	}
-	return ack.Seq, nil
+	c.noteLast(last)
+	return last, nil
 }
 
 // noteLast records that the stream holds sequence seq.
@@ -504,7 +512,7 @@ func (c *jsConsumer) flush() error {
 		return nil
 	}
 	n := len(c.pending)
-	// Read barriers (queries' markers) are no trickle: a pull request for
+	// Read barriers (Client's syncs) are no trickle: a pull request for
 	// many takes a run of them without a new request for each.
 	c.small = c.trickling() && !c.barriersOnly()
 	last, wrote, err := c.commit(c.pending)
