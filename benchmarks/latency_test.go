@@ -1,6 +1,8 @@
 package benchmarks
 
 import (
+	"encoding/json"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -41,32 +43,68 @@ func BenchmarkSingleEventLatency(b *testing.B) {
 // BenchmarkUserStatsLatency (2) asks the user_stats query over NATS
 // request/reply, as the bot's commands do, for a user with a history. One op
 // is one request and its decoded reply.
+//
+// client=botdb asks through botdb.Client, whose Botdb-Min-Seq header lets
+// the service answer at once when nothing was published since the last
+// query. client=plain asks as any NATS client does (`nats req`): no header,
+// so every query pays for the service's read barrier (a marker published
+// into the stream, see docs/BOTDB.md).
 func BenchmarkUserStatsLatency(b *testing.B) {
-	ctx := b.Context()
-	env := NewEnv(b, botdb.ServiceConfig{})
-	user := env.NewUser("stats")
-	const lines = 100
-	warmUp(b, env, user, lines)
-	if err := env.Sync(ctx); err != nil {
-		b.Fatal(err)
+	for _, variant := range []struct {
+		name string
+		ask  func(*Env, string) (botdb.UserStatsReply, error)
+	}{
+		{"client=botdb", func(env *Env, user string) (botdb.UserStatsReply, error) {
+			return env.Client.UserStats(b.Context(), user)
+		}},
+		{"client=plain", plainUserStats},
+	} {
+		b.Run(variant.name, func(b *testing.B) {
+			ctx := b.Context()
+			env := NewEnv(b, botdb.ServiceConfig{})
+			user := env.NewUser("stats")
+			const lines = 100
+			warmUp(b, env, user, lines)
+			if err := env.Sync(ctx); err != nil {
+				b.Fatal(err)
+			}
+			// The first query opens a read connection and warms its statements.
+			if _, err := variant.ask(env, user); err != nil {
+				b.Fatal(err)
+			}
+			lats := make([]time.Duration, 0, 4096)
+			for b.Loop() {
+				start := time.Now()
+				rep, err := variant.ask(env, user)
+				if err != nil {
+					b.Fatal(err)
+				}
+				lats = append(lats, time.Since(start))
+				if !rep.Found || rep.TotalChatLines != lines {
+					b.Fatalf("user_stats for %s: found %v with %d chat lines, want %d", user, rep.Found, rep.TotalChatLines, lines)
+				}
+			}
+			ReportLatencies(b, lats)
+		})
 	}
-	// The first query opens a read connection and warms its statements.
-	if _, err := env.Client.UserStats(ctx, user); err != nil {
-		b.Fatal(err)
+}
+
+// plainUserStats asks user_stats as a plain NATS client: a JSON request on
+// the query subject, no header.
+func plainUserStats(env *Env, user string) (botdb.UserStatsReply, error) {
+	var rep botdb.UserStatsReply
+	req, err := json.Marshal(botdb.UserStatsRequest{Username: user})
+	if err != nil {
+		return rep, err
 	}
-	lats := make([]time.Duration, 0, 4096)
-	for b.Loop() {
-		start := time.Now()
-		rep, err := env.Client.UserStats(ctx, user)
-		if err != nil {
-			b.Fatal(err)
-		}
-		lats = append(lats, time.Since(start))
-		if !rep.Found || rep.TotalChatLines != lines {
-			b.Fatalf("user_stats for %s: found %v with %d chat lines, want %d", user, rep.Found, rep.TotalChatLines, lines)
-		}
+	msg, err := env.Conn.Request(env.Client.Subjects().UserStats, req, stallTimeout)
+	if err != nil {
+		return rep, fmt.Errorf("user_stats %s: %w", user, err)
 	}
-	ReportLatencies(b, lats)
+	if err := json.Unmarshal(msg.Data, &rep); err != nil || !rep.Success {
+		return rep, fmt.Errorf("user_stats %s: %s (%v)", user, msg.Data, err)
+	}
+	return rep, nil
 }
 
 // warmUp publishes n chat lines of user and waits until they are stored, so

@@ -154,6 +154,9 @@ func TestClientQueryTimeout(t *testing.T) {
 	if _, err := nc.Subscribe("rosey.db.query.health", func(*nats.Msg) {}); err != nil {
 		t.Fatal(err)
 	}
+	if err := nc.Flush(); err != nil { // the server knows the responder
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	_, err := NewClient(connectTest(t, srv), "").Health(ctx)

@@ -32,10 +32,10 @@ const busyTimeout = 5 * time.Second
 
 // walAutocheckpoint is the WAL size, in pages, at which a commit copies the
 // WAL back into the database file. A checkpoint costs fsyncs paid by the
-// commit that triggers it; at ten times SQLite's default of 1000 pages they
-// are ten times rarer, which measured 20-40% more single-row commits per
-// second. The WAL grows to about 40 MiB (4 KiB pages) and walJournalLimit
-// truncates it back after a larger burst.
+// commit that triggers it, so it is kept ten times rarer than SQLite's
+// default of 1000 pages (docs/BOTDB.md has the figures). The WAL grows to
+// about 40 MiB (4 KiB pages) and walJournalLimit truncates it back after a
+// larger burst.
 const (
 	walAutocheckpoint = 10000
 	walJournalLimit   = 64 << 20

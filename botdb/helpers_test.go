@@ -29,5 +29,7 @@ type fixedClock struct{ t time.Time }
 
 func (c *fixedClock) now() time.Time { return c.t }
 
+func (c *fixedClock) advance(d time.Duration) { c.t = c.t.Add(d) }
+
 // epoch is a fixed test time (whole seconds, as stored).
 var epoch = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)

@@ -1,6 +1,9 @@
 package botdb
 
-import "time"
+import (
+	"log/slog"
+	"time"
+)
 
 // Group commit settings. Lingering starts after lingerStreak commits in a
 // row of one or two events each, each within the linger of the one before.
@@ -18,7 +21,11 @@ const (
 // it starts once events have come one by one, closer together than the
 // linger, and lasts while each round gathers two or more.
 type groupCommit struct {
-	s          *Service
+	linger     time.Duration // 0: never linger
+	now        func() time.Time
+	readers    *readers
+	stop       <-chan struct{}
+	log        *slog.Logger
 	timer      *time.Timer
 	lingering  bool
 	streak     int       // commits in a row that lingering would have grouped
@@ -28,8 +35,8 @@ type groupCommit struct {
 	probeWait  time.Duration
 }
 
-func newGroupCommit(s *Service) *groupCommit {
-	g := &groupCommit{s: s, timer: time.NewTimer(time.Hour), probeWait: minProbeWait}
+func newGroupCommit(linger time.Duration, k *sink) *groupCommit {
+	g := &groupCommit{linger: linger, now: k.now, readers: &k.readers, stop: k.stop, log: k.log, timer: time.NewTimer(time.Hour), probeWait: minProbeWait}
 	g.timer.Stop()
 	return g
 }
@@ -39,8 +46,8 @@ func newGroupCommit(s *Service) *groupCommit {
 // a writer that waits for each event (read-your-writes) is no trickle to
 // group, and would only end every spell at once.
 func (g *groupCommit) committed(n int) {
-	now := time.Now()
-	if n <= 2 && now.Sub(g.lastCommit) < g.s.linger && g.s.readers.Load() == 0 {
+	now := g.now()
+	if n <= 2 && now.Sub(g.lastCommit) < g.linger && !g.readers.waiting() {
 		g.streak++
 	} else {
 		g.streak = 0
@@ -51,9 +58,9 @@ func (g *groupCommit) committed(n int) {
 // start starts lingering if events have been coming one by one and the
 // last spell, if it never paid, was long enough ago.
 func (g *groupCommit) start() {
-	if !g.lingering && g.s.linger > 0 && g.streak >= lingerStreak && !time.Now().Before(g.probeAt) {
+	if !g.lingering && g.linger > 0 && g.streak >= lingerStreak && !g.now().Before(g.probeAt) {
 		g.lingering, g.gathered = true, 0
-		g.s.log.Debug("group commit: lingering", "linger", g.s.linger)
+		g.log.Debug("group commit: lingering", "linger", g.linger)
 	}
 }
 
@@ -70,10 +77,10 @@ func (g *groupCommit) round(got int, more bool) bool {
 	// gathered two events was a wrong guess: wait longer before the next.
 	g.lingering, g.streak = false, 0
 	if got < 2 && g.gathered == 0 {
-		g.probeAt = time.Now().Add(g.probeWait)
+		g.probeAt = g.now().Add(g.probeWait)
 		g.probeWait = min(2*g.probeWait, maxProbeWait)
 	}
-	g.s.log.Debug("group commit: one by one", "rounds", g.gathered, "last_round", got, "more", more, "next_try", g.probeAt)
+	g.log.Debug("group commit: one by one", "rounds", g.gathered, "last_round", got, "more", more, "next_try", g.probeAt)
 	return false
 }
 
@@ -82,10 +89,15 @@ func (g *groupCommit) round(got int, more bool) bool {
 // not while a reader waits or the service stops.
 func (g *groupCommit) mayWait() bool {
 	select {
-	case <-g.s.hurry:
+	case <-g.readers.hurry:
 	default:
 	}
-	return g.s.readers.Load() == 0 && !g.s.stopping()
+	select {
+	case <-g.stop:
+		return false
+	default:
+	}
+	return !g.readers.waiting()
 }
 
 // wait waits out d, the rest of a round, cut short by Stop or by a reader
@@ -97,9 +109,9 @@ func (g *groupCommit) wait(d time.Duration) {
 	g.timer.Reset(d)
 	select {
 	case <-g.timer.C:
-	case <-g.s.hurry:
+	case <-g.readers.hurry:
 		g.timer.Stop()
-	case <-g.s.stop:
+	case <-g.stop:
 		g.timer.Stop()
 	}
 }

@@ -7,17 +7,25 @@ import (
 	"time"
 )
 
+// testSink is a sink with nothing behind it, for the group commit's tests.
+func testSink(now func() time.Time) *sink {
+	return &sink{log: slog.New(slog.NewTextHandler(io.Discard, nil)), now: now, stop: make(chan struct{}), readers: newReaders()}
+}
+
 // TestGroupCommitDecisions walks the group commit's decisions through the
 // cases that matter: when it starts lingering, when it stops, and when a
-// wrong guess makes it wait before the next try. The linger is an hour so
-// that every commit here is "within the linger" of the one before.
+// wrong guess makes it wait before the next try. The clock is the test's:
+// commits come lingerTest/10 apart unless a case moves it further.
 func TestGroupCommitDecisions(t *testing.T) {
+	const lingerTest = 100 * time.Millisecond
+	var clock *fixedClock
 	newGroup := func(linger time.Duration) *groupCommit {
-		s := &Service{linger: linger, log: slog.New(slog.NewTextHandler(io.Discard, nil)), stop: make(chan struct{}), hurry: make(chan struct{}, 1)}
-		return newGroupCommit(s)
+		clock = &fixedClock{t: epoch}
+		return newGroupCommit(linger, testSink(clock.now))
 	}
 	singles := func(g *groupCommit, n int) {
 		for range n {
+			clock.advance(lingerTest / 10)
 			g.committed(1)
 			g.start()
 		}
@@ -49,10 +57,20 @@ func TestGroupCommitDecisions(t *testing.T) {
 				t.Fatal("not lingering after a new streak")
 			}
 		}},
+		{"commits farther apart than the linger do not count", func(t *testing.T, g *groupCommit) {
+			for range 3 * lingerStreak {
+				clock.advance(lingerTest + time.Millisecond)
+				g.committed(1)
+				g.start()
+			}
+			if g.lingering {
+				t.Fatal("lingering for events further apart than the linger")
+			}
+		}},
 		{"commits a reader waited for do not count", func(t *testing.T, g *groupCommit) {
-			g.s.readers.Add(1)
+			g.readers.start()
 			singles(g, 3*lingerStreak)
-			g.s.readers.Add(-1)
+			g.readers.end()
 			if g.lingering {
 				t.Fatal("lingering for a writer that waits for each event")
 			}
@@ -84,6 +102,24 @@ func TestGroupCommitDecisions(t *testing.T) {
 			if g.probeWait != 2*minProbeWait {
 				t.Errorf("next wait after a wrong guess = %v, want %v", g.probeWait, 2*minProbeWait)
 			}
+			clock.advance(minProbeWait)
+			singles(g, lingerStreak+1)
+			if !g.lingering {
+				t.Fatal("no new spell once the wait after a wrong guess has passed")
+			}
+			if g.round(0, false) {
+				t.Fatal("still lingering after an empty round")
+			}
+			clock.advance(minProbeWait)
+			singles(g, lingerStreak+1)
+			if g.lingering {
+				t.Fatal("a second wrong guess did not double the wait")
+			}
+			clock.advance(minProbeWait)
+			singles(g, lingerStreak+1)
+			if !g.lingering {
+				t.Fatal("no new spell after the doubled wait")
+			}
 		}},
 		{"a burst ends lingering without a penalty", func(t *testing.T, g *groupCommit) {
 			singles(g, lingerStreak+1)
@@ -104,25 +140,23 @@ func TestGroupCommitDecisions(t *testing.T) {
 		}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { tt.run(t, newGroup(time.Hour)) })
+		t.Run(tt.name, func(t *testing.T) { tt.run(t, newGroup(lingerTest)) })
 	}
 }
 
 // TestGroupCommitWaitEndsForAReader: a round's wait ends when a reader
 // starts waiting, and does not start while one waits.
 func TestGroupCommitWaitEndsForAReader(t *testing.T) {
-	s := &Service{linger: time.Hour, log: slog.New(slog.NewTextHandler(io.Discard, nil)), stop: make(chan struct{}), hurry: make(chan struct{}, 1)}
-	g := newGroupCommit(s)
-	s.readers.Add(1)
+	k := testSink(time.Now)
+	g := newGroupCommit(time.Hour, k)
+	k.readers.start()
 	g.wait(time.Hour) // returns at once, or the test times out
-	s.readers.Add(-1)
+	k.readers.end()
 	done := make(chan struct{})
 	go func() {
 		g.wait(time.Hour)
 		close(done)
 	}()
-	// What WaitApplied does when a reader starts waiting.
-	s.readers.Add(1)
-	s.hurry <- struct{}{}
+	k.readers.start() // what WaitApplied does when a reader starts waiting
 	<-done
 }

@@ -1,10 +1,12 @@
 package botdb
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"strconv"
+	"fmt"
+	"sort"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
@@ -76,7 +78,7 @@ func (d detached) Respond(data []byte, opts ...micro.RespondOpt) error {
 }
 
 func (d detached) RespondJSON(v any, opts ...micro.RespondOpt) error {
-	data, err := json.Marshal(v)
+	data, err := encodeJSON(v)
 	if err != nil {
 		return micro.ErrMarshalResponse
 	}
@@ -103,14 +105,13 @@ func (d detached) publish(m *nats.Msg, opts []micro.RespondOpt) error {
 }
 
 // barrierMet reports whether req's read barrier is known to be met without
-// asking the server.
+// asking the server (a bad header is: its error reply needs no wait).
 func (s *Service) barrierMet(req micro.Request, always bool) bool {
-	v := req.Headers().Get(MinSeqHeader)
-	if v == "" {
-		return !always
+	seq, has, err := minSeqOf(req)
+	if err != nil || !has && !always {
+		return true
 	}
-	seq, err := strconv.ParseUint(v, 10, 64)
-	return err != nil || s.cfg.NoJetStream && s.received.Load() == s.lastSeq.Load() || !s.cfg.NoJetStream && s.lastSeq.Load() >= seq
+	return s.mode.met(seq, has)
 }
 
 // respondError answers with the micro error headers and our JSON body, so
@@ -124,21 +125,75 @@ func (s *Service) respondError(req micro.Request, err error) {
 	case errors.Is(err, context.DeadlineExceeded):
 		code = "503"
 	}
-	body, _ := json.Marshal(ErrorReply{Success: false, Error: err.Error()})
+	body, _ := encodeJSON(ErrorReply{Success: false, Error: err.Error()})
 	if rerr := req.Error(code, err.Error(), body); rerr != nil {
 		s.log.Warn("sending error reply", "subject", req.Subject(), "error", rerr)
 	}
 }
 
+// respond answers with v as JSON, cut to fit the server's payload limit.
 func (s *Service) respond(req micro.Request, v any) {
-	if err := req.RespondJSON(v); err != nil {
+	data, err := fitReply(v, s.maxReply())
+	if err != nil {
+		s.respondError(req, err)
+		return
+	}
+	if err := req.Respond(data); err != nil {
 		s.log.Warn("sending reply", "subject", req.Subject(), "error", err)
 	}
 }
 
+// replyHeadroom is kept free below the server's max payload for what the
+// server counts besides the body (headers).
+const replyHeadroom = 4 << 10
+
+// maxReply is the largest reply body the server takes.
+func (s *Service) maxReply() int {
+	return int(s.nc.MaxPayload()) - replyHeadroom
+}
+
+// encodeJSON encodes v without HTML escaping: replies go to programs, not
+// into HTML, and escaping triples the size of text such as "<<<".
+func encodeJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// fitReply encodes v in at most limit bytes. A recent_chat reply that is
+// too large keeps as many of its newest messages as fit and says "more";
+// any other reply too large is an error (none can be, with today's limits).
+func fitReply(v any, limit int) ([]byte, error) {
+	data, err := encodeJSON(v)
+	if err != nil {
+		return nil, fmt.Errorf("encoding reply: %w", err)
+	}
+	if len(data) <= limit {
+		return data, nil
+	}
+	r, ok := v.(RecentChatReply)
+	if !ok {
+		return nil, fmt.Errorf("encoding reply: %d bytes is over the server's limit of %d", len(data), limit)
+	}
+	all := r.Messages
+	r.More = true
+	// The largest prefix that fits: messages are newest first.
+	n := sort.Search(len(all)+1, func(n int) bool {
+		r.Messages = all[:n]
+		d, err := encodeJSON(r)
+		return err != nil || len(d) > limit
+	}) - 1
+	r.Messages = all[:max(n, 0)]
+	return encodeJSON(r)
+}
+
 // queryCtx bounds one query, including its read-your-writes wait.
 func (s *Service) queryCtx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(s.ctx, s.cfg.QueryWait)
+	return context.WithTimeout(s.sink.ctx, s.cfg.QueryWait)
 }
 
 // answer runs one query: it parses the request into a Q, checks it
@@ -174,7 +229,7 @@ func answer[Q any](s *Service, req micro.Request, always bool, check func(*Q) er
 func (s *Service) handleUserStats(req micro.Request) {
 	check := func(q *UserStatsRequest) error { return validateUsername("username", q.Username) }
 	answer(s, req, true, check, func(ctx context.Context, q *UserStatsRequest) (any, error) {
-		st, found, err := s.db.UserStats(ctx, q.Username)
+		st, found, err := s.sink.db.UserStats(ctx, q.Username)
 		if err != nil {
 			return nil, err
 		}
@@ -207,23 +262,23 @@ func (s *Service) handleChannelStats(req micro.Request) {
 	}
 	answer(s, req, true, check, func(ctx context.Context, _ *ChannelStatsRequest) (any, error) {
 		r := ChannelStatsReply{Success: true, TopChatters: []ChatterReply{}}
-		hw, err := s.db.HighWaterMark(ctx)
+		hw, err := s.sink.db.HighWaterMark(ctx)
 		if err != nil {
 			return nil, err
 		}
 		r.HighWaterMark = HighWaterReply{Users: hw.Users, Timestamp: unixOrZero(hw.Time)}
-		if hw, err = s.db.HighWaterMarkConnected(ctx); err != nil {
+		if hw, err = s.sink.db.HighWaterMarkConnected(ctx); err != nil {
 			return nil, err
 		}
 		r.HighWaterConnected = HighWaterReply{Users: hw.Users, Timestamp: unixOrZero(hw.Time)}
-		chatters, err := s.db.TopChatters(ctx, top)
+		chatters, err := s.sink.db.TopChatters(ctx, top)
 		if err != nil {
 			return nil, err
 		}
 		for _, c := range chatters {
 			r.TopChatters = append(r.TopChatters, ChatterReply{Username: c.Username, ChatLines: c.ChatLines})
 		}
-		if r.TotalUsersSeen, err = s.db.TotalUsersSeen(ctx); err != nil {
+		if r.TotalUsersSeen, err = s.sink.db.TotalUsersSeen(ctx); err != nil {
 			return nil, err
 		}
 		return r, nil
@@ -242,7 +297,7 @@ func (s *Service) handleRecentChat(req micro.Request) {
 		return nil
 	}
 	answer(s, req, true, check, func(ctx context.Context, _ *RecentChatRequest) (any, error) {
-		msgs, err := s.db.RecentMessages(ctx, limit, offset)
+		msgs, err := s.sink.db.RecentMessages(ctx, limit, offset)
 		if err != nil {
 			return nil, err
 		}

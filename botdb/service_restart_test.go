@@ -11,6 +11,8 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+
+	"github.com/natsbench/natsbench-action/internal/testutil"
 )
 
 func openDBFile(tb testing.TB, path string) *DB {
@@ -193,7 +195,7 @@ func TestCursorSkipsCommittedEvents(t *testing.T) {
 	for i := range 50 {
 		events = append(events, Event{Kind: EventChatMessage, Username: "u0", Message: fmt.Sprintf("m%d", i)})
 	}
-	if err := db.ApplyFrom(ctx, first.source, 50, events); err != nil {
+	if err := db.ApplyFrom(ctx, first.sink.source, 50, events); err != nil {
 		t.Fatal(err)
 	}
 	svc := startService(t, nc, db, ServiceConfig{})
@@ -215,15 +217,15 @@ func TestCursorSkipsCommittedEvents(t *testing.T) {
 	checkExactlyOnce(t, db, n, 1)
 }
 
+// waitFor polls cond with testutil.CheckFor, naming what it waits for.
 func waitFor(tb testing.TB, d time.Duration, what string, cond func() bool) {
 	tb.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %v waiting for %s", d, what)
+	testutil.CheckFor(tb, d, 2*time.Millisecond, func() error {
+		if !cond() {
+			return fmt.Errorf("waiting for %s", what)
 		}
-		time.Sleep(2 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // TestServerRestartUnderAService restarts the NATS server (same port, same

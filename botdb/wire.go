@@ -367,10 +367,13 @@ type MessageReply struct {
 	Message   string `json:"message"`
 }
 
-// RecentChatReply answers rosey.db.stats.recent_chat.get.
+// RecentChatReply answers rosey.db.stats.recent_chat.get. More is set when
+// the messages asked for did not fit in one NATS message: the reply holds
+// the newest of them, and a request with a larger offset gets the rest.
 type RecentChatReply struct {
 	Success  bool           `json:"success"`
 	Messages []MessageReply `json:"messages"`
+	More     bool           `json:"more,omitempty"`
 }
 
 // HealthReply answers rosey.db.query.health.

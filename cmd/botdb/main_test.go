@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/natsbench/natsbench-action/botdb"
+	"github.com/natsbench/natsbench-action/internal/testutil"
 )
 
 var (
@@ -126,19 +127,15 @@ func (d *daemon) kill(t *testing.T) {
 // waitHealthy polls the health query until the daemon answers.
 func waitHealthy(t *testing.T, c *botdb.Client) botdb.Health {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	var h botdb.Health
+	testutil.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		h, err := c.Health(ctx)
-		cancel()
-		if err == nil {
-			return h
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("daemon not healthy after 30s: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		defer cancel()
+		var err error
+		h, err = c.Health(ctx)
+		return err
+	})
+	return h
 }
 
 func connect(t *testing.T, url string) *nats.Conn {
@@ -213,18 +210,17 @@ func TestDaemonSIGKILL(t *testing.T) {
 	const n = 40_000
 	publishLines(t, client, 0, n/2)
 	// Kill mid-burst: some batches committed, later ones in flight.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testutil.CheckFor(t, 30*time.Second, time.Millisecond, func() error {
 		h, err := client.Health(context.Background()) // no barrier: answers at once
-		if err == nil && h.EventsApplied >= 2000 {
-			t.Logf("SIGKILL after %d of %d events applied", h.EventsApplied, n/2)
-			break
+		if err != nil {
+			return err
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("daemon applied too little before the kill: %+v, %v", h, err)
+		if h.EventsApplied < 2000 {
+			return fmt.Errorf("%d events applied, waiting for 2000 before the kill", h.EventsApplied)
 		}
-		time.Sleep(time.Millisecond)
-	}
+		t.Logf("SIGKILL after %d of %d events applied", h.EventsApplied, n/2)
+		return nil
+	})
 	d.kill(t)
 	publishLines(t, client, n/2, n) // while down
 
@@ -263,18 +259,14 @@ func freePort(t *testing.T) int {
 // connectRetry connects once the daemon's embedded server listens.
 func connectRetry(t *testing.T, url string) *nats.Conn {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		nc, err := nats.Connect(url)
-		if err == nil {
-			t.Cleanup(nc.Close)
-			return nc
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("embedded server not reachable on %s: %v", url, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	var nc *nats.Conn
+	testutil.CheckFor(t, 30*time.Second, 20*time.Millisecond, func() error {
+		var err error
+		nc, err = nats.Connect(url)
+		return err
+	})
+	t.Cleanup(nc.Close)
+	return nc
 }
 
 // TestDaemonEmbeddedServer runs the daemon with its own server, stops it
