@@ -235,11 +235,7 @@ func (db *DB) migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read migrations: %w", err)
 	}
-	if _, err := db.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    INTEGER PRIMARY KEY,
-		name       TEXT    NOT NULL,
-		applied_at INTEGER NOT NULL
-	)`); err != nil {
+	if err := db.createMigrationsTable(ctx); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
 	known := 0
@@ -262,6 +258,44 @@ func (db *DB) migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// createMigrationsTable creates schema_migrations in a write transaction.
+// Processes opening a new file together race to switch it to WAL, and
+// SQLite answers SQLITE_BUSY without waiting on busy_timeout while another
+// connection is in the middle of that switch, so a busy answer is retried
+// until busyTimeout has passed.
+func (db *DB) createMigrationsTable(ctx context.Context) error {
+	deadline := time.Now().Add(busyTimeout)
+	for {
+		err := db.inWrite(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version    INTEGER PRIMARY KEY,
+			name       TEXT    NOT NULL,
+			applied_at INTEGER NOT NULL
+		)`)
+		var se sqlite3.Error
+		if err == nil || !errors.As(err, &se) || se.Code != sqlite3.ErrBusy || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// inWrite runs one statement in its own write transaction.
+func (db *DB) inWrite(ctx context.Context, stmt string) error {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, stmt); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 func (db *DB) migrateOne(ctx context.Context, m migration) error {
