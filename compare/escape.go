@@ -51,11 +51,29 @@ func Escape(s string) string {
 	return b.String()
 }
 
+// defuseCommands keeps untrusted lines from being read as workflow
+// commands where the markdown is printed to a job's log (the local CLI run
+// in a workflow): the runner reads "::command::" at a line's start after
+// white space, and the older "##[command]" anywhere. A zero-width space,
+// which is not white space to the runner, goes before each, so the line
+// reads the same.
+func defuseCommands(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		if t := strings.TrimLeftFunc(l, unicode.IsSpace); strings.HasPrefix(t, "::") {
+			l = l[:len(l)-len(t)] + zwsp + t
+		}
+		lines[i] = strings.ReplaceAll(l, "##[", "##"+zwsp+"[")
+	}
+	return strings.Join(lines, "\n")
+}
+
 // Fence wraps untrusted multi-line text (compiler output, a panic) in a
 // fenced code block that it cannot close: the fence is one backtick
 // longer than the longest run of backticks in the text. Inside a code
-// block nothing is markdown, HTML or a mention. The block starts and
-// ends on a line of its own.
+// block nothing is markdown, HTML or a mention, and no line is a
+// workflow command (see defuseCommands). The block starts and ends on a
+// line of its own.
 func Fence(s, info string) string {
 	longest, run := 0, 0
 	for i := 0; i < len(s); i++ {
@@ -69,6 +87,7 @@ func Fence(s, info string) string {
 	fence := strings.Repeat("`", max(3, longest+1))
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	s = strings.TrimRight(s, "\n")
+	s = defuseCommands(s)
 	// The info string is ours, but keep it to one safe word anyway.
 	info = strings.Map(func(r rune) rune {
 		if unicode.IsLetter(r) || unicode.IsDigit(r) || r == '-' {

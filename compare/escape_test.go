@@ -58,6 +58,8 @@ func TestFence(t *testing.T) {
 		{"`````\nx", "sh", "``````sh\n`````\nx\n``````\n"},
 		{"crlf\r\nline\n\n", "", "```\ncrlf\nline\n```\n"},
 		{"x", "text\n```<b>", "```textb\nx\n```\n"},
+		// Printed to a job's log, no line may be a workflow command.
+		{"::add-mask::x\n  ::set-env name=A::b\nok ##[error]y", "", "```\n\u200b::add-mask::x\n  \u200b::set-env name=A::b\nok ##\u200b[error]y\n```\n"},
 	}
 	for _, tt := range tests {
 		if got := Fence(tt.in, tt.info); got != tt.want {

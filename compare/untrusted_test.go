@@ -126,3 +126,24 @@ func TestReadJSONSizeLimit(t *testing.T) {
 		t.Errorf("read %d bytes of a 100 MB report, want it to stop after %d", src.read, MaxReportBytes)
 	}
 }
+
+// TestMarkdownHasNoWorkflowCommands: the local CLI prints the markdown to
+// stdout, which a workflow's log reads for commands. A failure's output
+// (the benchmarked code's) must not become one.
+func TestMarkdownHasNoWorkflowCommands(t *testing.T) {
+	out := "panic: boom\n::add-mask::secret\n   ::set-env name=NODE_OPTIONS::--require=/tmp/x\n##[error]forged"
+	r, err := ReadJSON(strings.NewReader(strings.Replace(reportWith(),
+		`"benchmarks"`, fmt.Sprintf(`"failures": [{"side": "head", "package": "p", "benchmark": "X", "reason": "panic", "output": %q}], "benchmarks"`, out), 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := Markdown(r, MarkdownOptions{})
+	if !strings.Contains(md, "add-mask") {
+		t.Fatalf("the failure's output is not in the report:\n%s", md)
+	}
+	for _, l := range strings.Split(md, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "::") || strings.Contains(l, "##[") {
+			t.Errorf("a line of the report is a workflow command: %q", l)
+		}
+	}
+}
