@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"github.com/natsbench/natsbench-action/internal/gittest"
+	"github.com/natsbench/natsbench-action/internal/testutil"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -231,14 +233,16 @@ func TestRunCancel(t *testing.T) {
 		done <- err
 	}()
 	var pid int
-	for deadline := time.Now().Add(2 * time.Minute); pid == 0; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the hanging benchmark never started")
+	testutil.CheckFor(t, 2*time.Minute, 50*time.Millisecond, func() error {
+		b, err := os.ReadFile(mark)
+		if err != nil {
+			return fmt.Errorf("the hanging benchmark has not started: %w", err)
 		}
-		if b, err := os.ReadFile(mark); err == nil && len(b) > 0 {
-			pid, _ = strconv.Atoi(string(b))
+		if pid, err = strconv.Atoi(string(b)); err != nil {
+			return fmt.Errorf("the hanging benchmark's pid file: %w", err)
 		}
-	}
+		return nil
+	})
 	cancel()
 	select {
 	case err := <-done:

@@ -1,10 +1,11 @@
 // Package githubtest is an in-memory fake of the GitHub REST API's issue
-// comment endpoints and GET /user, answering like GitHub (JSON shapes, Link
+// comment endpoints, GET /user and the pull request look-ups of post mode,
+// answering like GitHub (JSON shapes, Link
 // pagination, 401/403/404/422, rate limit headers) with programmable
-// faults, for tests of code that posts comments. It is safe for concurrent
-// clients, so tests can race two posters against it. It listens on loopback under the base path
-// /api/v3/, as GitHub Enterprise Server does, so clients must honour the
-// configured API URL.
+// faults, for tests of code that posts comments. It is safe for
+// concurrent clients, so tests can race two posters against it. It listens
+// on loopback under the base path /api/v3/, as GitHub Enterprise Server
+// does, so clients must honour the configured API URL.
 package githubtest
 
 import (
