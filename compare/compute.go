@@ -324,6 +324,7 @@ func Compute(in Input) (*Report, error) {
 	for _, w := range rows {
 		decide(w, opt, ws)
 	}
+	setMDE(rows, opt.Alpha)
 
 	for _, w := range rows {
 		rep.Benchmarks = append(rep.Benchmarks, w.Row)

@@ -142,6 +142,9 @@ func check(r *Report) error {
 				bad("%s.%s: n must not be negative and center must be a number", at, side)
 			}
 		}
+		if m := row.MDEPct; m != nil && !(*m >= 0 && !math.IsInf(*m, 0)) {
+			bad("%s.mde_pct must be a finite number that is not negative", at)
+		}
 		need, known := sidesNeeded[row.Verdict]
 		switch {
 		case !known:
@@ -203,7 +206,7 @@ func normalize(r Report) Report {
 	// JSON has no NaN or infinity; a non-finite figure is unknown.
 	rows := make([]Row, len(r.Benchmarks))
 	for i, b := range r.Benchmarks {
-		for _, f := range []**float64{&b.DeltaPct, &b.PValue, &b.PAdjusted} {
+		for _, f := range []**float64{&b.DeltaPct, &b.PValue, &b.PAdjusted, &b.MDEPct} {
 			if *f != nil {
 				*f = finite(**f)
 			}

@@ -78,6 +78,11 @@ type Row struct {
 	PValue    *float64 `json:"p_value"`
 	PAdjusted *float64 `json:"p_adjusted"`
 	Verdict   Verdict  `json:"verdict"`
+	// MDEPct is the smallest change in percent this run could have
+	// detected on the row (at its level after the correction, with
+	// probability Power); absent when none could be, 0 when any would
+	// have shown.
+	MDEPct *float64 `json:"mde_pct,omitempty"`
 	// Reason is why the row got its verdict when the numbers alone don't
 	// say (too few samples, noise wider than the threshold, a failure);
 	// renderers switch on it. report.json carries it as the first words

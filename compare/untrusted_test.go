@@ -38,6 +38,8 @@ func TestReadJSONRejectsMalformedRows(t *testing.T) {
 		{"null center", reportWith(`{"name": "X", "unit": "sec/op", "base": {"n": 6, "center": null}, "head": ` + side + `, "verdict": "unchanged"}`), "center must be a number"},
 		{"huge name", reportWith(`{"name": "` + strings.Repeat("x", 5000) + `", "unit": "sec/op", "head": ` + side + `, "verdict": "added"}`), "over 4096"},
 		{"unknown side", strings.Replace(reportWith(), `"benchmarks"`, `"failures": [{"side": "both\n# hi", "package": "p", "reason": "panic"}], "benchmarks"`, 1), "want base or head"},
+		{"negative mde", reportWith(`{"name": "X", "unit": "sec/op", "base": ` + side + `, "head": ` + side + `, "verdict": "unchanged", "mde_pct": -3}`), "mde_pct must be a finite number"},
+		{"mde beyond float64", reportWith(`{"name": "X", "unit": "sec/op", "base": ` + side + `, "head": ` + side + `, "verdict": "unchanged", "mde_pct": 1e999}`), "mde_pct"},
 		{"huge ref", strings.Replace(reportWith(), `"ref": "main"`, `"ref": "`+strings.Repeat("m", 300)+`"`, 1), "over 256"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

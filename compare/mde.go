@@ -1,0 +1,207 @@
+package compare
+
+import (
+	"math"
+	"slices"
+)
+
+// Power is the probability with which a row's minimum detectable effect
+// (Row.MDEPct) would have been detected: a change of that size would have
+// come out significant in 80% of runs like this one.
+const Power = 0.8
+
+// setMDE fills in MDEPct for every compared row: the smallest change this
+// run could have detected at the row's level after the Benjamini-Hochberg
+// correction, with probability Power. See docs/STATISTICS.md.
+func setMDE(rows []*work, alpha float64) {
+	m, r := 0, 0
+	for _, w := range rows {
+		if w.PAdjusted != nil {
+			m++
+			if *w.PAdjusted <= alpha {
+				r++
+			}
+		}
+	}
+	for _, w := range rows {
+		if w.Verdict == Failed || w.Base == nil || w.Head == nil {
+			continue
+		}
+		if w.exact {
+			// Decided without a test: any difference would have shown.
+			zero := 0.0
+			w.MDEPct = &zero
+			continue
+		}
+		if w.PAdjusted == nil {
+			continue
+		}
+		level := rowLevel(alpha, m, r, *w.PAdjusted <= alpha)
+		if v := mdePct(w.baseVals, w.headVals, level); !math.IsInf(v, 0) && !math.IsNaN(v) {
+			w.MDEPct = &v
+		}
+	}
+}
+
+// rowLevel is the level a row's p-value must reach to be significant
+// after the Benjamini-Hochberg correction, with the other rows' p-values
+// as they are: rejecting r rows of m means p(r) <= r·α/m, so one more
+// row is rejected if its p <= (r+1)·α/m.
+func rowLevel(alpha float64, m, r int, rejected bool) float64 {
+	if m == 0 {
+		return alpha
+	}
+	k := r + 1
+	if rejected {
+		k = r
+	}
+	return math.Min(alpha, alpha*float64(k)/float64(m))
+}
+
+// mdePct is the minimum detectable effect, in percent, of a two-sided
+// Mann-Whitney test at level with probability Power, for samples like
+// base and head: +Inf if no change can be detected (too few samples for
+// the level, or values the log scale cannot take), 0 if no noise was
+// observed.
+//
+// On the log scale a relative change is a shift, so the noise is modelled
+// there: normal, with a deviation σ estimated robustly from the residuals
+// (each value's log less its side's median log, pooled). Noether's
+// sample-size formula for the Wilcoxon-Mann-Whitney test, solved for the
+// effect, says that n1+n2 = N values detect a shift d when
+// Φ(d/(σ√2)) - 1/2 reaches (z(1-level/2) + z(Power)) / sqrt(12·n1·n2/N).
+// Where that asks for more than certainty (few samples for a small
+// level), only a near-complete separation of the samples can be
+// significant, and the MDE is the shift that separates them completely
+// with probability Power. The effect is then 100·(e^d - 1) percent.
+func mdePct(base, head []float64, level float64) float64 {
+	n1, n2 := len(base), len(head)
+	if n1 == 0 || n2 == 0 || minPValue(n1, n2) > level {
+		return math.Inf(1)
+	}
+	resid, ok := logResiduals(base, head)
+	if !ok {
+		return math.Inf(1)
+	}
+	sigma := robustSigma(resid)
+	if sigma == 0 {
+		return 0
+	}
+	d := separationShift(n1, n2)
+	if q := targetProb(n1, n2, level); q < 1 {
+		d = math.Min(d, math.Sqrt2*normalQuantile(q))
+	}
+	return 100 * math.Expm1(d*sigma)
+}
+
+// targetProb is the P(X+d > X') Noether's formula asks for; 1 or more
+// means no shift short of separation reaches the power.
+func targetProb(n1, n2 int, level float64) float64 {
+	z := normalQuantile(1-level/2) + normalQuantile(Power)
+	n := float64(n1 + n2)
+	return 0.5 + z/math.Sqrt(12*float64(n1)*float64(n2)/n)
+}
+
+// normalQuantile is the standard normal distribution's inverse.
+func normalQuantile(p float64) float64 { return math.Sqrt2 * math.Erfinv(2*p-1) }
+
+// normalCDF is the standard normal distribution function.
+func normalCDF(x float64) float64 { return 0.5 * math.Erfc(-x/math.Sqrt2) }
+
+// separationShift is the shift, in units of σ, with which n2 values of a
+// standard normal shifted up lie all above n1 unshifted ones with
+// probability Power.
+func separationShift(n1, n2 int) float64 {
+	// P(min Y > max X) = ∫ n1·φ(x)·Φ(x)^(n1-1) · (1-Φ(x-d))^n2 dx.
+	pSep := func(d float64) float64 {
+		const lo, hi, steps = -8.0, 8.0, 800
+		h := (hi - lo) / steps
+		var sum float64
+		for i := 0; i <= steps; i++ {
+			x := lo + float64(i)*h
+			f := float64(n1) * math.Exp(-x*x/2) / math.Sqrt(2*math.Pi) * math.Pow(normalCDF(x), float64(n1-1)) *
+				math.Pow(normalCDF(d-x), float64(n2))
+			if i == 0 || i == steps {
+				f /= 2
+			}
+			sum += f * h
+		}
+		return sum
+	}
+	lo, hi := 0.0, 20.0
+	for range 40 {
+		mid := (lo + hi) / 2
+		if pSep(mid) >= Power {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return hi
+}
+
+// robustSigma estimates the deviation of normal noise from residuals
+// around zero: 1.4826 times their median absolute value, which one
+// outlier cannot inflate (nor can it sway the rank test much). When more
+// than half are exactly zero it falls back to the root mean square, so
+// that occasional outliers still count as noise.
+func robustSigma(resid []float64) float64 {
+	abs := make([]float64, len(resid))
+	var ss float64
+	for i, e := range resid {
+		abs[i] = math.Abs(e)
+		ss += e * e
+	}
+	if s := 1.4826 * median(abs); s > 0 {
+		return s
+	}
+	return math.Sqrt(ss / float64(len(resid)))
+}
+
+// logResiduals returns the logs of both sides' values less their side's
+// median log; false if a value is not positive and finite.
+func logResiduals(sides ...[]float64) ([]float64, bool) {
+	var out []float64
+	for _, vals := range sides {
+		logs := make([]float64, len(vals))
+		for i, v := range vals {
+			if !(v > 0) || math.IsInf(v, 0) {
+				return nil, false
+			}
+			logs[i] = math.Log(v)
+		}
+		med := median(logs)
+		for _, l := range logs {
+			out = append(out, l-med)
+		}
+	}
+	return out, true
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// roundsNeeded estimates the rounds (samples per side) with which a row
+// whose minimum detectable effect is mdePct after n rounds would detect a
+// change of threshold percent, from the MDE's scaling with 1/sqrt(n). It
+// is at least the fewest rounds that can reach level at all
+// (samplesNeeded), and ok is false when it would exceed limit.
+func roundsNeeded(mdePct float64, n int, threshold, level float64, limit int) (rounds int, ok bool) {
+	floor := samplesNeeded(level)
+	if math.IsInf(mdePct, 0) || math.IsNaN(mdePct) || n <= 0 || threshold <= 0 {
+		return floor, floor <= limit
+	}
+	r := float64(n) * (mdePct / threshold) * (mdePct / threshold)
+	if r > float64(limit) {
+		return limit, false
+	}
+	rounds = max(int(math.Ceil(r)), floor)
+	return rounds, rounds <= limit
+}
