@@ -220,29 +220,36 @@ func (m *mdReport) verdictLine() string {
 	n := countBenchmarks(m.r.Benchmarks)
 	settings := fmt.Sprintf("(threshold %g%%, α %g)", m.r.Config.Threshold, m.r.Config.Alpha)
 	var extra []string
-	// Failed, added and removed count benchmarks, not their units.
-	if k := countBenchmarks(m.r.Benchmarks, Failed); k > 0 {
-		extra = append(extra, fmt.Sprintf("%d failed", k))
-	}
-	if k := len(m.r.BuildErrors); k > 0 {
-		extra = append(extra, plural(k, "build error", "build errors"))
-	}
 	if m.absolute {
+		// Failed counts benchmarks, as the line does.
+		if k := countBenchmarks(m.r.Benchmarks, Failed); k > 0 {
+			extra = append(extra, fmt.Sprintf("%d failed", k))
+		}
+		if k := len(m.r.BuildErrors); k > 0 {
+			extra = append(extra, plural(k, "build error", "build errors"))
+		}
 		line := fmt.Sprintf("📊 %s measured, no baseline", plural(n, "benchmark", "benchmarks"))
 		if len(extra) > 0 {
 			line = "❌ " + strings.TrimPrefix(line, "📊 ") + ", " + strings.Join(extra, ", ")
 		}
 		return line
 	}
-	if k := countBenchmarks(m.r.Benchmarks, Added); k > 0 {
-		extra = append(extra, fmt.Sprintf("%d added", k))
+	// Every count is of rows (benchmark × unit), the unit of a verdict;
+	// the benchmarks are named once, as what the rows belong to.
+	if k := s[Failed]; k > 0 {
+		extra = append(extra, fmt.Sprintf("%d failed", k))
 	}
-	if k := countBenchmarks(m.r.Benchmarks, Removed); k > 0 {
-		extra = append(extra, fmt.Sprintf("%d removed", k))
+	if k := len(m.r.BuildErrors); k > 0 {
+		extra = append(extra, plural(k, "build error", "build errors"))
+	}
+	for _, v := range []Verdict{Added, Removed} {
+		if k := s[v]; k > 0 {
+			extra = append(extra, fmt.Sprintf("%d %s", k, v))
+		}
 	}
 	undecided := inconclusive(m.r.Benchmarks)
 	if undecided > 0 {
-		extra = append(extra, fmt.Sprintf("%d inconclusive", undecided))
+		extra = append(extra, undecidedText(undecided, m.r.Benchmarks))
 	}
 	icon := "✅"
 	switch {
@@ -264,7 +271,7 @@ func (m *mdReport) verdictLine() string {
 	if len(changes) == 0 {
 		changes = []string{"No significant change"}
 	}
-	line := icon + " " + strings.Join(changes, ", ") + " in " + plural(n, "benchmark", "benchmarks")
+	line := icon + " " + strings.Join(changes, ", ") + " in " + plural(len(m.r.Benchmarks), "row", "rows") + " of " + plural(n, "benchmark", "benchmarks")
 	if len(extra) > 0 {
 		line += ", " + strings.Join(extra, ", ")
 	}
@@ -406,6 +413,11 @@ func (m *mdReport) details() string {
 		v := Escape(string(r.Verdict))
 		if r.Note != "" {
 			v += ": " + Escape(r.Note)
+		}
+		if t := mdeText(r); t != "" && r.Note != "" {
+			v += "; " + t
+		} else if t != "" {
+			v += ": " + t
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", m.name(r), Escape(r.Unit), base, head, fmtDelta(r.DeltaPct), fmtP(r), v)
 	}

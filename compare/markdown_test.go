@@ -90,6 +90,17 @@ func TestMarkdownGolden(t *testing.T) {
 			return mustCompute(t, "mixed", in)
 		}, MarkdownOptions{MaxBytes: 4000}},
 		{"hostile", func(t *testing.T) *Report { return mustCompute(t, "hostile", Input{}) }, MarkdownOptions{}},
+		{"undecided", func(t *testing.T) *Report {
+			// A noisy row and one with too few samples: both undecided.
+			noisyBase, noisyHead := fixture(t, "noisy")
+			fewBase, fewHead := fixture(t, "few")
+			r, err := Compute(Input{Base: append(noisyBase, fewBase...), Head: append(noisyHead, fewHead...),
+				BaseRef: Ref{Ref: "main"}, HeadRef: Ref{Ref: "pr"}, Config: Config{Count: 6, Benchtime: "20ms"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}, MarkdownOptions{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

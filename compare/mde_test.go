@@ -210,3 +210,25 @@ func TestRoundsNeeded(t *testing.T) {
 		}
 	}
 }
+
+func TestHeadlineCountsRowsAndGivesTheMDE(t *testing.T) {
+	sum := &Summary{N: 20, Center: 10, Low: 9, High: 11}
+	pct := func(v float64) *float64 { return &v }
+	rows := []Row{
+		{Name: "A", Unit: "sec/op", Base: sum, Head: sum, Verdict: Unchanged, Reason: Noisy, MDEPct: pct(30)},
+		{Name: "A", Unit: "B/op", Base: sum, Head: sum, Verdict: Unchanged, MDEPct: pct(0)},
+		{Name: "B", Unit: "sec/op", Base: sum, Head: sum, Verdict: Unchanged, Reason: Noisy, MDEPct: pct(7.44)},
+		{Name: "B", Unit: "B/op", Base: sum, Head: sum, Verdict: Unchanged, MDEPct: pct(2)},
+		{Name: "C", Unit: "sec/op", Base: sum, Head: sum, Verdict: Unchanged, Reason: Noisy, MDEPct: pct(12)},
+	}
+	md := Markdown(&Report{Benchmarks: rows, Config: Config{Threshold: 5, Alpha: 0.05}}, MarkdownOptions{})
+	want := "### ❔ No significant change in 5 rows of 3 benchmarks, 3 inconclusive, median detectable change 12% (threshold 5%, α 0.05)"
+	if !strings.Contains(md, want) {
+		t.Errorf("want %q in\n%s", want, md)
+	}
+	for _, cell := range []string{"unchanged: no change ≥ 7.4% (could not see smaller)", "unchanged: any change would show"} {
+		if !strings.Contains(md, cell) {
+			t.Errorf("want %q in\n%s", cell, md)
+		}
+	}
+}

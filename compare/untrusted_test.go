@@ -94,7 +94,7 @@ func TestReadJSONRecountsTheSummary(t *testing.T) {
 	if r.Summary[Regression] != 1 || r.Summary[Improvement] != 0 {
 		t.Errorf("summary %v, want the rows' counts: 1 regression, 0 improvements", r.Summary)
 	}
-	if md := Markdown(r, MarkdownOptions{}); !strings.Contains(md, "1 regression in 1 benchmark") {
+	if md := Markdown(r, MarkdownOptions{}); !strings.Contains(md, "1 regression in 1 row of 1 benchmark") {
 		t.Errorf("verdict line:\n%s", md)
 	}
 }
