@@ -51,7 +51,7 @@ func Markdown(r *Report, opt MarkdownOptions) string {
 	fits := func() bool { return len(doc.String()) <= opt.MaxBytes }
 	doc.truncated = true
 	cuts := []func(){
-		func() { doc.details, doc.warnings = "", "" },
+		func() { doc.details, doc.advice, doc.warnings = "", "", "" },
 		func() { doc.hotspots = "" },
 		func() { doc.env, doc.repro = "", "" },
 		func() { doc.failures = m.failures(5) },
@@ -102,13 +102,14 @@ func cutRunes(s string, n int) string {
 // mdDoc is the rendered report in sections, so that detail can be cut.
 type mdDoc struct {
 	head, sig, failures, warnings, details, hotspots, env, repro string
+	advice                                                       string
 	runURL                                                       string
 	truncated                                                    bool
 }
 
 func (d *mdDoc) String() string {
 	var b strings.Builder
-	for _, s := range []string{d.head, d.sig, d.failures, d.hotspots, d.details, d.warnings, d.env, d.repro} {
+	for _, s := range []string{d.head, d.sig, d.failures, d.hotspots, d.details, d.advice, d.warnings, d.env, d.repro} {
 		if s != "" {
 			b.WriteString(s)
 			b.WriteString("\n")
@@ -176,6 +177,7 @@ func (m *mdReport) doc(outputLines int) *mdDoc {
 		sig:      m.sigTable(len(m.sig)),
 		failures: m.failures(outputLines),
 		details:  m.details(),
+		advice:   m.advice(),
 		warnings: m.warnings(),
 		hotspots: m.hotspots(),
 		env:      m.env(),

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 )
 
 // fmtPct formats a percentage with two significant figures at most, as
@@ -73,4 +74,120 @@ func undecidedText(k int, rows []Row) string {
 		s += ", median detectable change " + fmtPct(med)
 	}
 	return s
+}
+
+// adviceMaxRounds caps the rounds the advice suggests: beyond it, more
+// rounds are not a sensible way to decide a row (at this repository's
+// pace, 100 rounds take about 40 minutes), and the advice says so.
+const adviceMaxRounds = 100
+
+// undecidedBench is one benchmark with inconclusive rows, for the advice.
+type undecidedBench struct {
+	row    Row // the first inconclusive row, for the name
+	units  []string
+	mde    float64 // the largest MDE of its inconclusive rows, +Inf for none
+	rounds int
+	ok     bool // rounds is within adviceMaxRounds
+	// atLeast: a row has no MDE (too few samples to test), so its noise,
+	// and the rounds it needs beyond the fewest that can be tested, are
+	// unknown.
+	atLeast bool
+}
+
+// undecidedBenchmarks groups the inconclusive rows by benchmark and
+// estimates the rounds each benchmark needs for all its rows to see a
+// change of the threshold.
+func undecidedBenchmarks(r *Report) []*undecidedBench {
+	m, rej := 0, 0
+	for _, row := range r.Benchmarks {
+		if row.PAdjusted != nil {
+			m++
+			if *row.PAdjusted <= r.Config.Alpha {
+				rej++
+			}
+		}
+	}
+	level := rowLevel(r.Config.Alpha, m, rej, false)
+	byName := map[[2]string]*undecidedBench{}
+	var out []*undecidedBench
+	for _, row := range r.Benchmarks {
+		if row.Verdict != Unchanged || !row.Reason.Inconclusive() || row.Base == nil || row.Head == nil {
+			continue
+		}
+		k := [2]string{row.Package, row.Name}
+		b := byName[k]
+		if b == nil {
+			b = &undecidedBench{row: row, ok: true}
+			byName[k] = b
+			out = append(out, b)
+		}
+		b.units = append(b.units, row.Unit)
+		mde := math.Inf(1)
+		if row.MDEPct != nil {
+			mde = *row.MDEPct
+		} else {
+			b.atLeast = true
+		}
+		b.mde = math.Max(b.mde, mde)
+		rounds, ok := roundsNeeded(mde, min(row.Base.N, row.Head.N), r.Config.Threshold, level, adviceMaxRounds)
+		b.rounds, b.ok = max(b.rounds, rounds), b.ok && ok
+	}
+	return out
+}
+
+// advice is a folded section saying, for each benchmark whose rows stay
+// undecided, how many rounds would decide them at this noise, as the
+// value of the count input.
+func (m *mdReport) advice() string {
+	if m.absolute {
+		return ""
+	}
+	benches := undecidedBenchmarks(m.r)
+	if len(benches) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "<details><summary>What would decide the inconclusive rows (%s)</summary>\n\n", plural(len(benches), "benchmark", "benchmarks"))
+	fmt.Fprintf(&b, "At this noise, the rounds each benchmark needs for its rows to see a %g%% change (the detectable change shrinks as 1/√rounds):\n\n", m.r.Config.Threshold)
+	b.WriteString("| Benchmark | Units | Detectable now | Rounds needed |\n|:--|:--|--:|:--|\n")
+	best, beyond, atLeast := 0, 0, false
+	for _, u := range benches {
+		now := "none"
+		if !math.IsInf(u.mde, 0) {
+			now = fmtPct(u.mde)
+		}
+		need := fmt.Sprintf("more than %d", adviceMaxRounds)
+		if u.ok {
+			need = fmt.Sprintf("`count: %d`", u.rounds)
+			if u.atLeast {
+				need = "at least " + need
+				atLeast = true
+			}
+			best = max(best, u.rounds)
+		} else {
+			beyond++
+		}
+		units := make([]string, len(u.units))
+		for i, s := range u.units {
+			units[i] = Escape(s)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", m.name(u.row), strings.Join(units, ", "), now, need)
+	}
+	b.WriteString("\n")
+	if best > 0 {
+		what := "all of them"
+		if beyond > 0 {
+			what = fmt.Sprintf("all but %d of them", beyond)
+		}
+		verb := "would decide"
+		if atLeast {
+			verb = "is the least that could decide"
+		}
+		fmt.Fprintf(&b, "`count: %d` (`-count %d` locally) %s %s. ", best, best, verb, what)
+	}
+	if beyond > 0 {
+		fmt.Fprintf(&b, "Where more than %d rounds are needed, rounds alone are not the way: a quieter runner, or a larger `threshold`, is.", adviceMaxRounds)
+	}
+	b.WriteString("\n\n</details>\n")
+	return b.String()
 }

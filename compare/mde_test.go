@@ -232,3 +232,31 @@ func TestHeadlineCountsRowsAndGivesTheMDE(t *testing.T) {
 		}
 	}
 }
+
+func TestAdviceGivesACount(t *testing.T) {
+	sum := &Summary{N: 20, Center: 10, Low: 9, High: 11}
+	pct := func(v float64) *float64 { return &v }
+	p := func(v float64) *float64 { return &v }
+	rows := []Row{
+		{Package: "m/a", Name: "A", Unit: "sec/op", Base: sum, Head: sum, PValue: p(0.5), PAdjusted: p(0.5), Verdict: Unchanged, Reason: Noisy, MDEPct: pct(10)},
+		{Package: "m/a", Name: "A", Unit: "p99-sec", Base: sum, Head: sum, PValue: p(0.5), PAdjusted: p(0.5), Verdict: Unchanged, Reason: Noisy, MDEPct: pct(7.5)},
+		{Package: "m/a", Name: "B", Unit: "sec/op", Base: sum, Head: sum, PValue: p(0.5), PAdjusted: p(0.5), Verdict: Unchanged, Reason: Noisy, MDEPct: pct(6)},
+		{Package: "m/a", Name: "C", Unit: "sec/op", Base: sum, Head: sum, PValue: p(0.5), PAdjusted: p(0.5), Verdict: Unchanged, MDEPct: pct(3)},
+		{Package: "m/a", Name: "D", Unit: "sec/op", Base: sum, Head: sum, PValue: p(0.5), PAdjusted: p(0.5), Verdict: Unchanged, Reason: Noisy, MDEPct: pct(40)},
+	}
+	md := Markdown(&Report{Benchmarks: rows, Config: Config{Threshold: 5, Alpha: 0.05, Count: 20}}, MarkdownOptions{})
+	for _, want := range []string{
+		"<details><summary>What would decide the inconclusive rows (3 benchmarks)</summary>",
+		"| A | sec/op, p99-sec | 10% | `count: 80` |", // the worse row: (10/5)² × 20
+		"| B | sec/op | 6.0% | `count: 29` |",         // (6/5)² × 20 = 28.8
+		"| D | sec/op | 40% | more than 100 |",
+		"`count: 80` (`-count 80` locally) would decide all but 1 of them.",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("want %q in\n%s", want, md)
+		}
+	}
+	if _, advice, _ := strings.Cut(md, "What would decide"); strings.Contains(advice, "| C |") {
+		t.Errorf("a decided row is in the advice:\n%s", md)
+	}
+}
