@@ -37,6 +37,7 @@ type target struct {
 	names  []string        // top-level benchmarks the pattern selects
 	skip   map[string]bool // benchmarks that failed: not run again
 	broken bool            // died before naming a benchmark: not run again
+	nats   natsNeed        // whether its source may read NATS_URL (natsuse.go)
 }
 
 // active returns the selected benchmarks that have not failed.
@@ -344,10 +345,11 @@ func failureOutput(r procResult, timeout time.Duration, outTail string) string {
 }
 
 // runBinary runs a target's test binary in its package directory, with a
-// fresh NATS server of its own when asked for, its output streamed to out.
+// fresh NATS server of its own when asked for and its source may read
+// NATS_URL, its output streamed to out.
 func (s *state) runBinary(ctx context.Context, t *target, out io.Writer, args ...string) (procResult, error) {
 	env := s.env
-	if s.cfg.NATS {
+	if s.cfg.NATS && t.needsNATS() {
 		url, stop, err := StartNATS(ctx)
 		if err != nil {
 			return procResult{}, err
