@@ -23,6 +23,18 @@ func setMDE(rows []*work, alpha float64) {
 			}
 		}
 	}
+	// The separation bound depends on n1 and n2 only, and costs a few
+	// milliseconds: rows mostly share their n.
+	seps := map[[2]int]float64{}
+	sep := func(n1, n2 int) float64 {
+		k := [2]int{n1, n2}
+		if v, ok := seps[k]; ok {
+			return v
+		}
+		v := separationShift(n1, n2)
+		seps[k] = v
+		return v
+	}
 	for _, w := range rows {
 		if w.Verdict == Failed || w.Base == nil || w.Head == nil {
 			continue
@@ -37,7 +49,7 @@ func setMDE(rows []*work, alpha float64) {
 			continue
 		}
 		level := rowLevel(alpha, m, r, *w.PAdjusted <= alpha)
-		if v := mdePct(w.baseVals, w.headVals, level); !math.IsInf(v, 0) && !math.IsNaN(v) {
+		if v := mdePct(w.baseVals, w.headVals, level, sep); !math.IsInf(v, 0) && !math.IsNaN(v) {
 			w.MDEPct = &v
 		}
 	}
@@ -62,7 +74,7 @@ func rowLevel(alpha float64, m, r int, rejected bool) float64 {
 // Mann-Whitney test at level with probability Power, for samples like
 // base and head: +Inf if no change can be detected (too few samples for
 // the level, or values the log scale cannot take), 0 if no noise was
-// observed.
+// observed. sep is separationShift, or a cache of it.
 //
 // On the log scale a relative change is a shift, so the noise is modelled
 // there: normal, with a deviation σ estimated robustly from the residuals
@@ -74,7 +86,7 @@ func rowLevel(alpha float64, m, r int, rejected bool) float64 {
 // level), only a near-complete separation of the samples can be
 // significant, and the MDE is the shift that separates them completely
 // with probability Power. The effect is then 100·(e^d - 1) percent.
-func mdePct(base, head []float64, level float64) float64 {
+func mdePct(base, head []float64, level float64, sep func(n1, n2 int) float64) float64 {
 	n1, n2 := len(base), len(head)
 	if n1 == 0 || n2 == 0 || minPValue(n1, n2) > level {
 		return math.Inf(1)
@@ -87,7 +99,7 @@ func mdePct(base, head []float64, level float64) float64 {
 	if sigma == 0 {
 		return 0
 	}
-	d := separationShift(n1, n2)
+	d := sep(n1, n2)
 	if q := targetProb(n1, n2, level); q < 1 {
 		d = math.Min(d, math.Sqrt2*normalQuantile(q))
 	}

@@ -31,7 +31,7 @@ func TestMDEShrinksWithSamples(t *testing.T) {
 	// From n=12 on, Noether's formula applies at this level; below it
 	// the separation bound does (see TestMDEEdges).
 	for _, n := range []int{12, 15, 20, 40, 80} {
-		got := mdePct(lognormal(100, 0.1, n), lognormal(100, 0.1, n), level)
+		got := mdePct(lognormal(100, 0.1, n), lognormal(100, 0.1, n), level, separationShift)
 		t.Logf("n=%d: MDE %.1f%%", n, got)
 		if !(got < prev) {
 			t.Errorf("n=%d: MDE %.2f%%, not below %.2f%% at fewer samples", n, got, prev)
@@ -43,7 +43,7 @@ func TestMDEShrinksWithSamples(t *testing.T) {
 func TestMDEShrinksWithNoise(t *testing.T) {
 	prev := math.Inf(1)
 	for _, sigma := range []float64{0.3, 0.1, 0.03, 0.01} {
-		got := mdePct(lognormal(100, sigma, 20), lognormal(100, sigma, 20), 0.05/60)
+		got := mdePct(lognormal(100, sigma, 20), lognormal(100, sigma, 20), 0.05/60, separationShift)
 		t.Logf("σ=%g: MDE %.2f%%", sigma, got)
 		if !(got < prev) {
 			t.Errorf("σ=%g: MDE %.2f%%, not below %.2f%% at more noise", sigma, got, prev)
@@ -59,7 +59,7 @@ func TestMDEShrinksWithNoise(t *testing.T) {
 func TestMDEMatchesTheory(t *testing.T) {
 	const n, sigma, level = 200, 0.05, 0.05
 	want := 100 * math.Expm1((normalQuantile(1-level/2)+normalQuantile(Power))*sigma*math.Sqrt(2.0/n)/math.Sqrt(3/math.Pi))
-	got := mdePct(lognormal(100, sigma, n), lognormal(100, sigma, n), level)
+	got := mdePct(lognormal(100, sigma, n), lognormal(100, sigma, n), level, separationShift)
 	if math.Abs(got/want-1) > 0.1 {
 		t.Errorf("MDE %.3f%%, normal theory %.3f%%: more than 10%% apart", got, want)
 	}
@@ -69,7 +69,7 @@ func TestMDEMatchesTheory(t *testing.T) {
 // and checks that benchstat's test finds it about Power of the time.
 func TestMDEHasItsPower(t *testing.T) {
 	const n, sigma, level, reps = 20, 0.05, 0.01, 400
-	mde := mdePct(lognormal(100, sigma, n), lognormal(100, sigma, n), level)
+	mde := mdePct(lognormal(100, sigma, n), lognormal(100, sigma, n), level, separationShift)
 	rng := rand.New(rand.NewPCG(1, 2))
 	draw := func(center float64) []float64 {
 		v := make([]float64, n)
@@ -96,23 +96,23 @@ func TestMDEHasItsPower(t *testing.T) {
 
 func TestMDEEdges(t *testing.T) {
 	same := []float64{100, 100, 100, 100, 100, 100, 100, 100}
-	if got := mdePct(same, same, 0.05); got != 0 {
+	if got := mdePct(same, same, 0.05, separationShift); got != 0 {
 		t.Errorf("equal samples: MDE %v, want 0 (no noise seen)", got)
 	}
-	if got := mdePct(same[:3], same[:3], 0.05); !math.IsInf(got, 1) {
+	if got := mdePct(same[:3], same[:3], 0.05, separationShift); !math.IsInf(got, 1) {
 		t.Errorf("n=3+3 at α 0.05: MDE %v, want +Inf (p can never be below 0.1)", got)
 	}
-	if got := mdePct([]float64{0, 8, 0, 8, 0, 8}, []float64{8, 8, 0, 8, 0, 8}, 0.05); !math.IsInf(got, 1) {
+	if got := mdePct([]float64{0, 8, 0, 8, 0, 8}, []float64{8, 8, 0, 8, 0, 8}, 0.05, separationShift); !math.IsInf(got, 1) {
 		t.Errorf("zero values: MDE %v, want +Inf (no log scale)", got)
 	}
 	// With n just enough for the level, only a complete separation is
 	// significant: the MDE is the shift that separates the samples.
-	small := mdePct(lognormal(100, 0.1, 4), lognormal(100, 0.1, 4), 0.03)
-	if big := mdePct(lognormal(100, 0.1, 20), lognormal(100, 0.1, 20), 0.03); !(small > big && !math.IsInf(small, 0)) {
+	small := mdePct(lognormal(100, 0.1, 4), lognormal(100, 0.1, 4), 0.03, separationShift)
+	if big := mdePct(lognormal(100, 0.1, 20), lognormal(100, 0.1, 20), 0.03, separationShift); !(small > big && !math.IsInf(small, 0)) {
 		t.Errorf("n=4+4 at 0.03: MDE %v, want finite and above n=20's %v", small, big)
 	}
 	// One outlier in otherwise equal samples is still noise.
-	if got := mdePct([]float64{100, 100, 100, 100, 100, 150}, same[:6], 0.05); !(got > 0) {
+	if got := mdePct([]float64{100, 100, 100, 100, 100, 150}, same[:6], 0.05, separationShift); !(got > 0) {
 		t.Errorf("equal samples but one outlier: MDE %v, want above 0", got)
 	}
 }
@@ -258,5 +258,30 @@ func TestAdviceGivesACount(t *testing.T) {
 	}
 	if _, advice, _ := strings.Cut(md, "What would decide"); strings.Contains(advice, "| C |") {
 		t.Errorf("a decided row is in the advice:\n%s", md)
+	}
+}
+
+// TestSeparationShift checks the integral where it has a closed form,
+// one value a side (P(Y > X) = Φ(d/√2)), and by simulation at 5+5.
+func TestSeparationShift(t *testing.T) {
+	if got, want := separationShift(1, 1), math.Sqrt2*normalQuantile(Power); math.Abs(got-want) > 1e-3 {
+		t.Errorf("separationShift(1, 1) = %.4f, want %.4f", got, want)
+	}
+	d := separationShift(5, 5)
+	rng := rand.New(rand.NewPCG(3, 4))
+	const reps = 20000
+	sep := 0
+	for range reps {
+		maxX, minY := math.Inf(-1), math.Inf(1)
+		for range 5 {
+			maxX = math.Max(maxX, rng.NormFloat64())
+			minY = math.Min(minY, d+rng.NormFloat64())
+		}
+		if minY > maxX {
+			sep++
+		}
+	}
+	if p := float64(sep) / reps; math.Abs(p-Power) > 0.02 {
+		t.Errorf("shift %.3f separates 5+5 samples in %.3f of draws, want %.2f", d, p, Power)
 	}
 }
