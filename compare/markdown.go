@@ -222,32 +222,30 @@ func (m *mdReport) verdictLine() string {
 	n := countBenchmarks(m.r.Benchmarks)
 	settings := fmt.Sprintf("(threshold %g%%, α %g)", m.r.Config.Threshold, m.r.Config.Alpha)
 	var extra []string
+	// Failed, added and removed count rows, as the line does: the unit a
+	// verdict is given to. Absolute mode counts benchmarks only.
+	failed := s[Failed]
 	if m.absolute {
-		// Failed counts benchmarks, as the line does.
-		if k := countBenchmarks(m.r.Benchmarks, Failed); k > 0 {
-			extra = append(extra, fmt.Sprintf("%d failed", k))
-		}
-		if k := len(m.r.BuildErrors); k > 0 {
-			extra = append(extra, plural(k, "build error", "build errors"))
-		}
+		failed = countBenchmarks(m.r.Benchmarks, Failed)
+	}
+	if failed > 0 {
+		extra = append(extra, fmt.Sprintf("%d failed", failed))
+	}
+	if k := len(m.r.BuildErrors); k > 0 {
+		extra = append(extra, plural(k, "build error", "build errors"))
+	}
+	if m.absolute {
 		line := fmt.Sprintf("📊 %s measured, no baseline", plural(n, "benchmark", "benchmarks"))
 		if len(extra) > 0 {
 			line = "❌ " + strings.TrimPrefix(line, "📊 ") + ", " + strings.Join(extra, ", ")
 		}
 		return line
 	}
-	// Every count is of rows (benchmark × unit), the unit of a verdict;
-	// the benchmarks are named once, as what the rows belong to.
-	if k := s[Failed]; k > 0 {
-		extra = append(extra, fmt.Sprintf("%d failed", k))
+	if k := s[Added]; k > 0 {
+		extra = append(extra, fmt.Sprintf("%d added", k))
 	}
-	if k := len(m.r.BuildErrors); k > 0 {
-		extra = append(extra, plural(k, "build error", "build errors"))
-	}
-	for _, v := range []Verdict{Added, Removed} {
-		if k := s[v]; k > 0 {
-			extra = append(extra, fmt.Sprintf("%d %s", k, v))
-		}
+	if k := s[Removed]; k > 0 {
+		extra = append(extra, fmt.Sprintf("%d removed", k))
 	}
 	undecided := inconclusive(m.r.Benchmarks)
 	if undecided > 0 {
