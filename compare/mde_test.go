@@ -285,3 +285,15 @@ func TestSeparationShift(t *testing.T) {
 		t.Errorf("shift %.3f separates 5+5 samples in %.3f of draws, want %.2f", d, p, Power)
 	}
 }
+
+func TestMDEWordingPerReason(t *testing.T) {
+	for _, tt := range []struct{ fixture, want string }{
+		{"small", "unchanged: significant but smaller than the 5% threshold; could see ≥ "}, // +2%, seen
+		{"few", "; could not see a change of any size"},                                     // n=3
+		{"noisy", "; no change ≥ "},
+	} {
+		if md := Markdown(mustCompute(t, tt.fixture, Input{}), MarkdownOptions{}); !strings.Contains(md, tt.want) {
+			t.Errorf("%s: want %q in\n%s", tt.fixture, tt.want, md)
+		}
+	}
+}
