@@ -50,6 +50,12 @@ type Config struct {
 	Env []string
 	// Seed seeds the per-round order of base and head; 0 picks one at random.
 	Seed int64
+	// Shard, when set, runs only this shard's part of the benchmarks
+	// (see Split); the zero value runs them all.
+	Shard Shard
+	// Durations are the benchmarks' expected times for the split; nil
+	// splits by count. (No history of durations is kept yet.)
+	Durations Durations
 }
 
 // Result is what one Run produced. Raw benchmark output is kept in
@@ -73,6 +79,8 @@ type Result struct {
 	Elapsed time.Duration
 	// Command reproduces this run locally (for the report).
 	Command string
+	// Shard is the split of a sharded run; nil when Config.Shard is unset.
+	Shard *ShardResult
 }
 
 // Failure, BuildError and Hotspot are the runner's records of what went

@@ -55,6 +55,7 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	def("alpha", strconv.FormatFloat(DefaultAlpha, 'g', -1, 64), "significance level")
 	def("output-dir", DefaultOutputDir, "directory for the report and raw results")
 	def("nats", "true", "give each benchmark an in-process NATS server in NATS_URL")
+	def("shard", "", "run only part `i/n` of the benchmarks (results in OUTPUT-DIR/shard-i-of-n, for merge)")
 	def("fail-on-regression", "false", "exit with status 1 if anything regressed, failed on head, was removed or did not build")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
