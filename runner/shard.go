@@ -145,7 +145,7 @@ type ShardResult struct {
 	Shard Shard
 	// Owned are the benchmarks of this shard, sorted; a benchmark found
 	// only when its binary was listed (not in the source the split read)
-	// is added to shard 1's.
+	// is added to the first shard that has its package.
 	Owned []BenchmarkID
 	// Sizes is the number of benchmarks of every shard, so that a merge
 	// can say how many a missing shard would have measured.
@@ -182,6 +182,9 @@ func sourceBenchmarks(dir string) (names []string, ok bool) {
 // and every benchmark the split saw.
 type shardState struct {
 	owned, known map[BenchmarkID]bool
+	// first is, per package, the first shard the split gave one of its
+	// benchmarks: it takes the package's benchmarks the split never saw.
+	first map[string]int
 }
 
 // shardTargets splits the benchmarks of every side's packages, read from
@@ -197,17 +200,22 @@ func (s *state) shardTargets(targets []*target) []*target {
 			all = append(all, BenchmarkID{Package: t.pkg})
 			continue
 		}
-		for _, n := range names {
+		// Only the benchmarks the pattern selects are split, so that
+		// the shards share out the work that will be done.
+		for _, n := range selectBenchmarks(s.cfg.Bench, names) {
 			all = append(all, BenchmarkID{Package: t.pkg, Name: n})
 		}
 	}
 	parts := Split(all, sh.Count, s.cfg.Durations)
 	res := &ShardResult{Shard: sh, Owned: slices.Clone(parts[sh.Index-1])}
-	s.shard = &shardState{owned: map[BenchmarkID]bool{}, known: map[BenchmarkID]bool{}}
+	s.shard = &shardState{owned: map[BenchmarkID]bool{}, known: map[BenchmarkID]bool{}, first: map[string]int{}}
 	for i, p := range parts {
 		res.Sizes = append(res.Sizes, len(p))
 		for _, id := range p {
 			s.shard.known[id] = true
+			if _, ok := s.shard.first[id.Package]; !ok {
+				s.shard.first[id.Package] = i + 1
+			}
 			if i == sh.Index-1 {
 				s.shard.owned[id] = true
 			}
@@ -225,12 +233,8 @@ func (s *state) shardTargets(targets []*target) []*target {
 }
 
 // ownsPackage reports whether this shard builds pkg: it owns one of its
-// benchmarks or the package whole, or it is shard 1, which takes the
-// benchmarks the source did not show.
+// benchmarks, or the package whole.
 func (s *state) ownsPackage(pkg string) bool {
-	if s.cfg.Shard.Index == 1 {
-		return true
-	}
 	for id := range s.shard.owned {
 		if id.Package == pkg {
 			return true
@@ -240,9 +244,10 @@ func (s *state) ownsPackage(pkg string) bool {
 }
 
 // keepOwned narrows every target's listed benchmarks to this shard's. A
-// name the split never saw (declared in a way the source reading missed)
-// goes to shard 1, so that every benchmark runs somewhere. It runs after
-// the builds, on one goroutine.
+// name the split never saw (which reading the source should not miss)
+// goes to the first shard that builds its package, so that every
+// benchmark still runs exactly once. It runs after the builds, on one
+// goroutine.
 func (s *state) keepOwned(targets []*target) {
 	if s.shard == nil {
 		return
@@ -255,7 +260,7 @@ func (s *state) keepOwned(targets []*target) {
 			switch {
 			case s.shard.owned[id], s.shard.owned[whole]:
 				keep = append(keep, n)
-			case !s.shard.known[id] && !s.shard.known[whole] && s.cfg.Shard.Index == 1:
+			case !s.shard.known[id] && !s.shard.known[whole] && s.shard.first[t.pkg] == s.cfg.Shard.Index:
 				keep = append(keep, n)
 				s.shard.known[id], s.shard.owned[id] = true, true
 				s.res.Shard.Owned = append(s.res.Shard.Owned, id)

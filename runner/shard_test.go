@@ -192,6 +192,9 @@ func TestRunShards(t *testing.T) {
 	f := sharedFixture(t)
 	cfg := Config{
 		Dir: f.dir, Baseline: f.baseSHA, Packages: []string{"./a", "./gone", "./fresh"},
+		// Not Fail and Panic: whether a panicking benchmark leaves a
+		// result line varies from run to run, which is not the split's.
+		Bench: "^Benchmark(Changed|Same|Removed|Added|After|Gone|Fresh)$",
 		Count: 1, Benchtime: "1x", OutputDir: t.TempDir(), Seed: 1,
 	}
 	whole, err := Run(t.Context(), cfg)
@@ -240,9 +243,10 @@ func TestRunShards(t *testing.T) {
 	if !mapsEqual(gotBase, wantBase) || !mapsEqual(gotHead, wantHead) {
 		t.Errorf("shards measured base %v head %v; one run measured base %v head %v", gotBase, gotHead, wantBase, wantHead)
 	}
-	// Fixture a, gone and fresh declare 9 benchmarks on the two sides (a: 7, gone: 1, fresh: 1).
-	if len(owner) != 9 {
-		t.Errorf("the shards own %d benchmarks, want 9: %v", len(owner), owner)
+	// The pattern selects 7 of the benchmarks on the two sides (a: 5,
+	// gone: 1, fresh: 1): only they are split.
+	if len(owner) != 7 {
+		t.Errorf("the shards own %d benchmarks, want 7: %v", len(owner), owner)
 	}
 }
 

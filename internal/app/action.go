@@ -95,6 +95,7 @@ func runAction(ctx context.Context, getenv func(string) string, stdout io.Writer
 		a.Warningf("%v", err)
 	}
 	cfg.OutputDir = env.path(cfg.OutputDir)
+	cfg.OutputDir = shardOutputDir(cfg)
 	if cfg.CommentKey == "" {
 		key, err := comment.DefaultKey(env.Workflow, env.Job, cfg.Matrix)
 		if err != nil {

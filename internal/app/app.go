@@ -81,14 +81,26 @@ type links struct {
 	PR     int
 }
 
-// benchmark runs the runner with cfg and computes the report.
+// benchmark runs the runner with cfg and computes the report. A shard
+// also records what it ran, or why it failed, in shard.json.
 func benchmark(ctx context.Context, cfg Config, dir, baseline string, progress io.Writer, l links) (*compare.Report, error) {
+	r, res, err := measure(ctx, cfg, dir, baseline, progress, l)
+	if cfg.Run.Shard != (runner.Shard{}) && ctx.Err() == nil {
+		if werr := writeShard(cfg.OutputDir, cfg, res, r, err); werr != nil {
+			return nil, errors.Join(err, werr)
+		}
+	}
+	return r, err
+}
+
+// measure runs the runner with cfg and computes the report.
+func measure(ctx context.Context, cfg Config, dir, baseline string, progress io.Writer, l links) (*compare.Report, *runner.Result, error) {
 	root, rel, err := tree(ctx, dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := os.MkdirAll(cfg.OutputDir, 0o755); err != nil {
-		return nil, fmt.Errorf("making the output directory: %w", err)
+		return nil, nil, fmt.Errorf("making the output directory: %w", err)
 	}
 	rc := cfg.Run
 	rc.Dir, rc.WorkDir = root, rel
@@ -99,15 +111,15 @@ func benchmark(ctx context.Context, cfg Config, dir, baseline string, progress i
 	rc.Env = benchEnv(os.Environ(), cfg.Token)
 	res, err := runner.Run(ctx, rc)
 	if err != nil {
-		return nil, fmt.Errorf("running benchmarks: %w", err)
+		return nil, nil, fmt.Errorf("running benchmarks: %w", err)
 	}
 	in := CompareInput(res, cfg.Compare, cfg.record())
 	in.RunURL, in.PR = l.RunURL, l.PR
 	r, err := compare.Compute(in)
 	if err != nil {
-		return nil, fmt.Errorf("comparing results: %w", err)
+		return nil, res, fmt.Errorf("comparing results: %w", err)
 	}
-	return r, nil
+	return r, res, nil
 }
 
 // CompareInput turns the runner's result into compare's input: the one

@@ -84,6 +84,7 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if cfg.OutputDir, err = filepath.Abs(cfg.OutputDir); err != nil {
 		return fmt.Errorf("resolving flag -output-dir: %w", err)
 	}
+	cfg.OutputDir = shardOutputDir(cfg)
 	baseline := cfg.Baseline
 	if baseline == "" {
 		if baseline, err = localBaseline(ctx, cwd); err != nil {
