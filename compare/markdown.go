@@ -103,7 +103,7 @@ func cutRunes(s string, n int) string {
 type mdDoc struct {
 	head, sig, failures, warnings, details, shards, hotspots, env, repro string
 	runURL                                                               string
-	truncated                                                    bool
+	truncated                                                            bool
 }
 
 func (d *mdDoc) String() string {

@@ -20,11 +20,11 @@ const ShardSchema = "natsbench/shard/v1"
 type shardManifest struct {
 	Schema string `json:"schema"`
 	// Shard is "i/n"; Index and Count are its parts.
-	Shard string `json:"shard"`
-	Index int    `json:"index"`
-	Count int    `json:"count"`
-	Base         compare.Ref `json:"base"`
-	Head         compare.Ref `json:"head"`
+	Shard string      `json:"shard"`
+	Index int         `json:"index"`
+	Count int         `json:"count"`
+	Base  compare.Ref `json:"base"`
+	Head  compare.Ref `json:"head"`
 	// Settings are those that must agree for results to be merged.
 	Settings shardSettings `json:"settings"`
 	// Benchmarks are the benchmarks this shard owned (top-level
