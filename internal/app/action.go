@@ -103,8 +103,11 @@ func runAction(ctx context.Context, getenv func(string) string, stdout io.Writer
 		}
 		cfg.CommentKey = key
 	}
-	if cfg.Mode == ModePost {
+	switch cfg.Mode {
+	case ModePost:
 		return postReport(ctx, a, cfg, env, ev)
+	case ModeMerge:
+		return mergeAction(ctx, a, cfg, env, ev)
 	}
 
 	a.Group("Baseline")

@@ -32,11 +32,15 @@ var ErrGate = errors.New("fail-on-regression")
 //     action: inputs from INPUT_*, report to the job summary, outputs and
 //     the pull request comment.
 //   - `compare [flags] OLD NEW` compares two benchmark files.
+//   - `merge [flags] DIR...` merges the outputs of shards into one report.
 //   - Otherwise it benchmarks the current checkout against its baseline
 //     and prints the markdown report on stdout, progress on stderr.
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "compare" {
 		return runCompare(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "merge" {
+		return runMerge(ctx, args[1:], stdout, stderr)
 	}
 	if getenv("GITHUB_ACTIONS") == "true" && len(args) == 0 {
 		return runAction(ctx, getenv, stdout)

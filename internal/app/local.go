@@ -22,6 +22,10 @@ base.txt, head.txt and CPU profiles go to -output-dir.
 Usage:
   natsbench [flags]
   natsbench compare [-json FILE] [-md FILE] [-alpha A] [-threshold T] OLD NEW
+  natsbench merge [-output-dir DIR] [-fail-on-regression] DIR...
+
+With -shard i/n it runs part i of n of the benchmarks into
+OUTPUT-DIR/shard-i-of-n; merge makes one report of the parts.
 
 The baseline is -baseline if set, else the merge-base with the remote's
 default branch (origin/HEAD), else HEAD (uncommitted changes) or HEAD~1.
