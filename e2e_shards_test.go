@@ -271,6 +271,28 @@ func TestShards(t *testing.T) {
 		}
 	})
 
+	// The fork recipe: the workflow_run workflow merges the downloaded
+	// shards and comments on the pull request GitHub names, not on the
+	// one the artifacts name (7).
+	t.Run("merge in workflow_run", func(t *testing.T) {
+		before := len(gh.CommentsOn(owner, repo, 7))
+		in := shardInputs(token)
+		in["mode"], in["report"], in["output-dir"] = "merge", "shards/*", "fork-merged"
+		r := runAction(t, bin, fx.dir, gh.URL(), "workflow_run", forkRun(gh, 8), in)
+		r.wantCode(t, 0)
+		cs := gh.CommentsOn(owner, repo, 8)
+		if len(cs) != 1 {
+			t.Fatalf("%d comments on PR 8, want 1", len(cs))
+		}
+		if !strings.Contains(cs[0].Body, "3 shards") || !strings.Contains(cs[0].Body, runURL+"-pr") {
+			t.Errorf("comment:\n%s", cs[0].Body)
+		}
+		if n := len(gh.CommentsOn(owner, repo, 7)); n != before {
+			t.Errorf("%d comments on PR 7, which only the artifacts name; want %d", n, before)
+		}
+		r.noToken(t, token, filepath.Join(fx.dir, "fork-merged"))
+	})
+
 	t.Run("local merge", func(t *testing.T) {
 		out := t.TempDir()
 		cmd := exec.Command(bin, "merge", "-output-dir", out, filepath.Join(fx.dir, "shards"))

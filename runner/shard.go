@@ -228,7 +228,11 @@ func (s *state) shardTargets(targets []*target) []*target {
 			kept = append(kept, t)
 		}
 	}
-	s.prog.printf("shard %s: %d of %d benchmarks, in %d of %d package builds", sh, len(res.Owned), len(all), len(kept), len(targets))
+	total := 0
+	for _, n := range res.Sizes {
+		total += n
+	}
+	s.prog.printf("shard %s: %d of %d benchmarks, in %d of %d package builds", sh, len(res.Owned), total, len(kept), len(targets))
 	return kept
 }
 
