@@ -194,9 +194,11 @@ type shardState struct {
 func (s *state) shardTargets(targets []*target) []*target {
 	sh := s.cfg.Shard
 	var all []BenchmarkID
+	whole := map[string]bool{} // packages split as one unit
 	for _, t := range targets {
 		names, ok := sourceBenchmarks(t.dir)
 		if !ok {
+			whole[t.pkg] = true
 			all = append(all, BenchmarkID{Package: t.pkg})
 			continue
 		}
@@ -206,6 +208,9 @@ func (s *state) shardTargets(targets []*target) []*target {
 			all = append(all, BenchmarkID{Package: t.pkg, Name: n})
 		}
 	}
+	// A package unreadable on one side is one unit on both, or its
+	// benchmarks would run in the unit's shard and in their own.
+	all = slices.DeleteFunc(all, func(id BenchmarkID) bool { return id.Name != "" && whole[id.Package] })
 	parts := Split(all, sh.Count, s.cfg.Durations)
 	res := &ShardResult{Shard: sh, Owned: slices.Clone(parts[sh.Index-1])}
 	s.shard = &shardState{owned: map[BenchmarkID]bool{}, known: map[BenchmarkID]bool{}, first: map[string]int{}}

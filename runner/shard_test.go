@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -247,6 +249,31 @@ func TestRunShards(t *testing.T) {
 	// gone: 1, fresh: 1): only they are split.
 	if len(owner) != 7 {
 		t.Errorf("the shards own %d benchmarks, want 7: %v", len(owner), owner)
+	}
+}
+
+// TestSourceBenchmarks: the split reads benchmark functions from the
+// test files as go test finds them, and a file that does not parse makes
+// the package one unit.
+func TestSourceBenchmarks(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("a_test.go", "package p\n\nimport \"testing\"\n\nfunc BenchmarkA(b *testing.B) {}\nfunc Benchmarklower(b *testing.B) {}\nfunc (x T) BenchmarkMethod(b *testing.B) {}\nvar s = \"func BenchmarkQuoted(b *testing.B)\"\n")
+	write("b_test.go", "package p_test\n\nimport \"testing\"\n\nfunc Benchmark(b *testing.B) {}\nfunc BenchmarkB_1(b *testing.B) {}\n")
+	write("c.go", "package p\n\nfunc BenchmarkNotATest() {}\n")
+	names, ok := sourceBenchmarks(dir)
+	slices.Sort(names)
+	if !ok || !slices.Equal(names, []string{"Benchmark", "BenchmarkA", "BenchmarkB_1"}) {
+		t.Errorf("sourceBenchmarks = %q, %v", names, ok)
+	}
+	write("d_test.go", "package p\n\nfunc BenchmarkBroken(b *testing.B) {\n")
+	if _, ok := sourceBenchmarks(dir); ok {
+		t.Error("a test file that does not parse was read")
 	}
 }
 
