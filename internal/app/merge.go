@@ -32,6 +32,9 @@ const (
 	maxManifestBytes = 16 << 20
 	// maxRawBytes bounds a base.txt or head.txt.
 	maxRawBytes = 64 << 20
+	// maxMergedBytes bounds the raw results of all shards together, so
+	// that many shards cannot make a merge run out of memory.
+	maxMergedBytes = 512 << 20
 	// maxShardDirs bounds the directories a merge looks into.
 	maxShardDirs = 4 * runner.MaxShards
 	// maxShardWord bounds a CPU name and the like from a manifest.
@@ -67,10 +70,14 @@ func mergeShards(patterns []string) (*merged, error) {
 		return nil, err
 	}
 	var shards []*shardData
+	total := 0
 	for _, d := range dirs {
 		s, err := readShard(d)
 		if err != nil {
 			return nil, err
+		}
+		if total += len(s.base) + len(s.head); total > maxMergedBytes {
+			return nil, fmt.Errorf("merging shards: the raw results are larger than %d bytes in all", maxMergedBytes)
 		}
 		shards = append(shards, s)
 	}
