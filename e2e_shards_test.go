@@ -293,6 +293,23 @@ func TestShards(t *testing.T) {
 		r.noToken(t, token, filepath.Join(fx.dir, "fork-merged"))
 	})
 
+	t.Run("local shard", func(t *testing.T) {
+		out := t.TempDir()
+		cmd := exec.Command(bin, "-shard", "2/3", "-count", "1", "-benchtime", "1x", "-baseline", fx.base, "-output-dir", out)
+		cmd.Dir = filepath.Join(fx.dir, "mod")
+		cmd.Env = baseEnv()
+		if stdout, err := cmd.Output(); err != nil || !strings.HasPrefix(string(stdout), compare.Marker) {
+			t.Fatalf("local shard: %v\n%s", err, stdout)
+		}
+		data, err := os.ReadFile(filepath.Join(out, "shard-2-of-3", "shard.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(data), `"schema": "natsbench/shard/v1"`) || !strings.Contains(string(data), `"shard": "2/3"`) {
+			t.Errorf("shard.json:\n%s", data)
+		}
+	})
+
 	t.Run("local merge", func(t *testing.T) {
 		out := t.TempDir()
 		cmd := exec.Command(bin, "merge", "-output-dir", out, filepath.Join(fx.dir, "shards"))
