@@ -37,9 +37,12 @@ const (
 	MaxRows = 100_000
 	// maxName bounds a package, benchmark, function or file name.
 	maxName = 4096
-	// maxWord bounds a ref, a SHA, a unit, a side, a reason and the
-	// settings' strings.
+	// maxWord bounds a ref, a SHA, a unit, a side, a reason, a shard, a
+	// CPU and the settings' strings.
 	maxWord = 256
+	// maxShards bounds the shards of a merged report (GitHub's matrix
+	// has at most 256 legs).
+	maxShards = 256
 )
 
 // ReadJSON reads a report written by WriteJSON and checks it as untrusted
@@ -137,6 +140,8 @@ func check(r *Report) error {
 		long(at+".package", row.Package, maxName)
 		long(at+".name", row.Name, maxName)
 		long(at+".unit", row.Unit, maxWord)
+		long(at+".shard", row.Shard, maxWord)
+		long(at+".cpu", row.CPU, maxWord)
 		for side, s := range map[string]*Summary{"base": row.Base, "head": row.Head} {
 			if s != nil && (s.N < 0 || math.IsNaN(s.Center) || math.IsInf(s.Center, 0)) {
 				bad("%s.%s: n must not be negative and center must be a number", at, side)
@@ -173,6 +178,23 @@ func check(r *Report) error {
 		long(at+".package", f.Package, maxName)
 		long(at+".benchmark", f.Benchmark, maxName)
 		long(at+".reason", f.Reason, maxWord)
+	}
+	if len(r.Shards) > maxShards {
+		bad("shards has %d entries, over %d", len(r.Shards), maxShards)
+	}
+	for i, sh := range r.Shards {
+		at := fmt.Sprintf("shards[%d]", i)
+		long(at+".shard", sh.Shard, maxWord)
+		long(at+".cpu", sh.CPU, maxWord)
+		long(at+".error", sh.Error, maxName)
+		switch sh.Status {
+		case ShardMerged, ShardMissing, ShardFailed:
+		default:
+			bad("%s: unknown status %s", at, shown(string(sh.Status)))
+		}
+		if sh.Benchmarks < 0 || sh.Benchmarks > MaxRows {
+			bad("%s: benchmarks must be between 0 and %d", at, MaxRows)
+		}
 	}
 	for i, b := range r.BuildErrors {
 		at := fmt.Sprintf("build_errors[%d]", i)

@@ -51,7 +51,7 @@ func Markdown(r *Report, opt MarkdownOptions) string {
 	fits := func() bool { return len(doc.String()) <= opt.MaxBytes }
 	doc.truncated = true
 	cuts := []func(){
-		func() { doc.details, doc.advice, doc.warnings = "", "", "" },
+		func() { doc.details, doc.advice, doc.shards, doc.warnings = "", "", "", "" },
 		func() { doc.hotspots = "" },
 		func() { doc.env, doc.repro = "", "" },
 		func() { doc.failures = m.failures(5) },
@@ -101,15 +101,15 @@ func cutRunes(s string, n int) string {
 
 // mdDoc is the rendered report in sections, so that detail can be cut.
 type mdDoc struct {
-	head, sig, failures, warnings, details, hotspots, env, repro string
-	advice                                                       string
-	runURL                                                       string
-	truncated                                                    bool
+	head, sig, failures, warnings, details, shards, hotspots, env, repro string
+	advice                                                               string
+	runURL                                                               string
+	truncated                                                            bool
 }
 
 func (d *mdDoc) String() string {
 	var b strings.Builder
-	for _, s := range []string{d.head, d.sig, d.failures, d.hotspots, d.details, d.advice, d.warnings, d.env, d.repro} {
+	for _, s := range []string{d.head, d.sig, d.failures, d.hotspots, d.details, d.advice, d.shards, d.warnings, d.env, d.repro} {
 		if s != "" {
 			b.WriteString(s)
 			b.WriteString("\n")
@@ -132,9 +132,11 @@ type mdReport struct {
 	rest     []Row // everything else, in report order
 	pkgNames map[string]string
 	absolute bool
+	sharded  bool // a merged report: rows name their shard
 }
 
 func (m *mdReport) prepare() {
+	m.sharded = len(m.r.Shards) > 0
 	for _, row := range m.r.Benchmarks {
 		if row.Verdict == Measured {
 			m.absolute = true
@@ -178,6 +180,7 @@ func (m *mdReport) doc(outputLines int) *mdDoc {
 		failures: m.failures(outputLines),
 		details:  m.details(),
 		advice:   m.advice(),
+		shards:   m.shards(),
 		warnings: m.warnings(),
 		hotspots: m.hotspots(),
 		env:      m.env(),
@@ -191,6 +194,12 @@ func (m *mdReport) head() string {
 	var b strings.Builder
 	b.WriteString(Marker + "\n")
 	b.WriteString("### " + m.verdictLine() + "\n")
+	for _, sh := range m.r.Shards {
+		// A lost shard is said where no one can miss it.
+		if sh.Lost() {
+			b.WriteString("\n**⚠️ " + Escape(cutRunes(sh.LostText(), 300)) + "**\n")
+		}
+	}
 	var line []string
 	if m.r.Base.Ref != "" || m.r.Base.SHA != "" {
 		line = append(line, "base "+refString(m.r.Base)+" → head "+refString(m.r.Head))
@@ -203,6 +212,9 @@ func (m *mdReport) head() string {
 			s += " × " + Escape(c.Benchtime)
 		}
 		line = append(line, s+", interleaved")
+	}
+	if n := len(m.r.Shards); n > 0 {
+		line = append(line, plural(n, "shard", "shards"))
 	}
 	if m.runURL != "" {
 		line = append(line, fmt.Sprintf("[run](%s)", m.runURL))
@@ -234,6 +246,15 @@ func (m *mdReport) verdictLine() string {
 	if k := len(m.r.BuildErrors); k > 0 {
 		extra = append(extra, plural(k, "build error", "build errors"))
 	}
+	lost := 0
+	for _, sh := range m.r.Shards {
+		if sh.Lost() {
+			lost++
+		}
+	}
+	if lost > 0 {
+		extra = append(extra, plural(lost, "shard lost", "shards lost"))
+	}
 	if m.absolute {
 		line := fmt.Sprintf("📊 %s measured, no baseline", plural(n, "benchmark", "benchmarks"))
 		if len(extra) > 0 {
@@ -253,7 +274,7 @@ func (m *mdReport) verdictLine() string {
 	}
 	icon := "✅"
 	switch {
-	case s[Failed] > 0 || len(m.r.BuildErrors) > 0:
+	case s[Failed] > 0 || len(m.r.BuildErrors) > 0 || lost > 0:
 		icon = "❌"
 	case s[Regression] > 0:
 		icon = "⚠️"
@@ -318,15 +339,15 @@ func (m *mdReport) sigTable(n int) string {
 		return ""
 	}
 	var b strings.Builder
-	b.WriteString("| | Benchmark | Unit | Base | Head | Δ | p (adjusted) |\n")
-	b.WriteString("|---|:--|:--|--:|--:|--:|--:|\n")
+	b.WriteString("| | Benchmark | Unit | Base | Head | Δ | p (adjusted) |" + m.shardHead() + "\n")
+	b.WriteString("|---|:--|:--|--:|--:|--:|--:|" + m.shardRule() + "\n")
 	for _, r := range m.sig[:n] {
 		icon := "🟢"
 		if r.Verdict == Regression {
 			icon = "🔴"
 		}
 		base, head := m.pair(r)
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", icon, m.name(r), Escape(r.Unit), base, head, fmtDelta(r.DeltaPct), fmtP(r))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |%s\n", icon, m.name(r), Escape(r.Unit), base, head, fmtDelta(r.DeltaPct), fmtP(r), m.shardCell(r))
 	}
 	if more := len(m.sig) - n; more > 0 {
 		fmt.Fprintf(&b, "\n…and %d more significant %s.\n", more, pluralWord(more, "change", "changes"))
@@ -406,8 +427,8 @@ func (m *mdReport) details() string {
 		what = fmt.Sprintf("All results (%d)", len(m.rest))
 	}
 	fmt.Fprintf(&b, "<details><summary>%s</summary>\n\n", what)
-	b.WriteString("| Benchmark | Unit | Base | Head | Δ | p (adjusted) | Verdict |\n")
-	b.WriteString("|:--|:--|--:|--:|--:|--:|:--|\n")
+	b.WriteString("| Benchmark | Unit | Base | Head | Δ | p (adjusted) | Verdict |" + m.shardHead() + "\n")
+	b.WriteString("|:--|:--|--:|--:|--:|--:|:--|" + m.shardRule() + "\n")
 	for _, r := range m.rest {
 		base, head := m.pair(r)
 		v := Escape(string(r.Verdict))
@@ -419,7 +440,49 @@ func (m *mdReport) details() string {
 		} else if t != "" {
 			v += ": " + t
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", m.name(r), Escape(r.Unit), base, head, fmtDelta(r.DeltaPct), fmtP(r), v)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |%s\n", m.name(r), Escape(r.Unit), base, head, fmtDelta(r.DeltaPct), fmtP(r), v, m.shardCell(r))
+	}
+	b.WriteString("\n</details>\n")
+	return b.String()
+}
+
+// shardHead, shardRule and shardCell add the Shard column to the tables
+// of a merged report.
+func (m *mdReport) shardHead() string {
+	if !m.sharded {
+		return ""
+	}
+	return " Shard |"
+}
+
+func (m *mdReport) shardRule() string {
+	if !m.sharded {
+		return ""
+	}
+	return ":--|"
+}
+
+func (m *mdReport) shardCell(r Row) string {
+	if !m.sharded {
+		return ""
+	}
+	return " " + Escape(r.Shard) + " |"
+}
+
+// shards folds the table of a merged report's shards: which ran where.
+func (m *mdReport) shards() string {
+	if !m.sharded {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "<details><summary>Shards (%d)</summary>\n\n", len(m.r.Shards))
+	b.WriteString("| Shard | Status | Benchmarks | CPU |\n|:--|:--|--:|:--|\n")
+	for _, sh := range m.r.Shards {
+		status := Escape(string(sh.Status))
+		if sh.Error != "" {
+			status += ": " + Escape(cutRunes(sh.Error, 300))
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d | %s |\n", Escape(sh.Shard), status, sh.Benchmarks, Escape(sh.CPU))
 	}
 	b.WriteString("\n</details>\n")
 	return b.String()

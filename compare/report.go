@@ -2,6 +2,7 @@ package compare
 
 import (
 	"math"
+	"strconv"
 	"strings"
 
 	"github.com/natsbench/natsbench-action/outcome"
@@ -39,6 +40,53 @@ type Report struct {
 	Command     string               `json:"command,omitempty"`
 	RunURL      string               `json:"run_url,omitempty"`
 	Extra       map[string]string    `json:"extra,omitempty"`
+	// Shards lists the shards of a merged report, missing and failed ones
+	// included; empty for a report made on one machine.
+	Shards []ShardRun `json:"shards,omitempty"`
+}
+
+// ShardRun is one shard of a merged report.
+type ShardRun struct {
+	// Shard is "i/n".
+	Shard string `json:"shard"`
+	// Status says whether its results are in the report.
+	Status ShardStatus `json:"status"`
+	// Benchmarks is the number of benchmarks the split gave it.
+	Benchmarks int `json:"benchmarks"`
+	// CPU is the processor it ran on, as its results name it.
+	CPU string `json:"cpu,omitempty"`
+	// Error is why a failed shard has no results.
+	Error string `json:"error,omitempty"`
+}
+
+// ShardStatus says what became of a shard.
+type ShardStatus string
+
+// The shard statuses.
+const (
+	// ShardMerged: its results are in the report.
+	ShardMerged ShardStatus = "merged"
+	// ShardMissing: no output of it was found.
+	ShardMissing ShardStatus = "missing"
+	// ShardFailed: it ran, and its run failed before it had results.
+	ShardFailed ShardStatus = "failed"
+)
+
+// Lost reports whether the shard's benchmarks are not in the report.
+func (s ShardRun) Lost() bool { return s.Status != ShardMerged }
+
+// LostText says what a lost shard costs: "shard 3/4 missing: 57
+// benchmarks not measured".
+func (s ShardRun) LostText() string {
+	what := "1 benchmark"
+	if s.Benchmarks != 1 {
+		what = strconv.Itoa(s.Benchmarks) + " benchmarks"
+	}
+	t := "shard " + s.Shard + " " + string(s.Status) + ": " + what + " not measured"
+	if s.Error != "" {
+		t += " (" + s.Error + ")"
+	}
+	return t
 }
 
 // Ref names one side of the comparison.
@@ -90,6 +138,10 @@ type Row struct {
 	Reason Reason `json:"-"`
 	// Note explains the reason to a reader, with its figures.
 	Note string `json:"note,omitempty"`
+	// Shard is the shard ("i/n") that measured the row, in a merged report.
+	Shard string `json:"shard,omitempty"`
+	// CPU is the processor that shard ran on, in a merged report.
+	CPU string `json:"cpu,omitempty"`
 }
 
 // Reason says why a row got its verdict when the numbers alone don't

@@ -41,6 +41,9 @@ func TestReadJSONRejectsMalformedRows(t *testing.T) {
 		{"negative mde", reportWith(`{"name": "X", "unit": "sec/op", "base": ` + side + `, "head": ` + side + `, "verdict": "unchanged", "mde_pct": -3}`), "mde_pct must be a finite number"},
 		{"mde beyond float64", reportWith(`{"name": "X", "unit": "sec/op", "base": ` + side + `, "head": ` + side + `, "verdict": "unchanged", "mde_pct": 1e999}`), "mde_pct"},
 		{"huge ref", strings.Replace(reportWith(), `"ref": "main"`, `"ref": "`+strings.Repeat("m", 300)+`"`, 1), "over 256"},
+		{"huge cpu of a row", reportWith(`{"name": "X", "unit": "sec/op", "head": ` + side + `, "verdict": "added", "shard": "1/2", "cpu": "` + strings.Repeat("c", 300) + `"}`), "benchmarks[0].cpu is 300 bytes long"},
+		{"unknown shard status", strings.Replace(reportWith(), `"benchmarks"`, `"shards": [{"shard": "1/2", "status": "<b>ok</b>", "benchmarks": 3}], "benchmarks"`, 1), "shards[0]: unknown status"},
+		{"negative shard size", strings.Replace(reportWith(), `"benchmarks"`, `"shards": [{"shard": "1/2", "status": "missing", "benchmarks": -3}], "benchmarks"`, 1), "benchmarks must be between 0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, err := ReadJSON(strings.NewReader(tc.json))
@@ -70,6 +73,25 @@ func TestMarkdownNeverPanicsOnNullSides(t *testing.T) {
 		if mode == Unchanged && !strings.Contains(md, "NoHead") {
 			t.Errorf("%s: rows lost:\n%s", mode, md)
 		}
+	}
+}
+
+// TestMarkdownEscapesShards: a merged report's shard names, CPUs and
+// errors come from artifacts and are escaped like every other cell.
+func TestMarkdownEscapesShards(t *testing.T) {
+	r, err := ReadJSON(strings.NewReader(strings.Replace(reportWith(`{"name": "X", "unit": "sec/op", "head": `+side+`, "verdict": "added", "shard": "1/2<img src=x>", "cpu": "@org | ## h"}`),
+		`"benchmarks"`, `"shards": [{"shard": "1/2", "status": "merged", "benchmarks": 1, "cpu": "<script>"}, {"shard": "2/2", "status": "failed", "benchmarks": 4, "error": "@org\n## <img>"}], "benchmarks"`, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := Markdown(r, MarkdownOptions{})
+	for _, bad := range []string{"<img", "<script", "@org", "\n## "} {
+		if strings.Contains(md, bad) {
+			t.Errorf("markdown contains %q:\n%s", bad, md)
+		}
+	}
+	if !strings.Contains(md, "shard 2/2 failed: 4 benchmarks not measured") {
+		t.Errorf("the failed shard is not named:\n%s", md)
 	}
 }
 

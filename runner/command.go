@@ -24,6 +24,9 @@ func reproduce(c Config, baseSHA string) string {
 	if !c.NATS {
 		args = append(args, "-nats=false")
 	}
+	if c.Shard.Count > 0 {
+		args = append(args, "-shard", c.Shard.String())
+	}
 	for i, a := range args {
 		args[i] = shellQuote(a)
 	}

@@ -68,6 +68,7 @@ type state struct {
 	res      *Result
 	failSeen map[string]bool
 	prog     *progress
+	shard    *shardState // nil unless cfg.Shard is set
 }
 
 // Run benchmarks cfg.Dir's working tree against cfg.Baseline (or alone,
@@ -79,6 +80,9 @@ type state struct {
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	start := time.Now()
 	cfg = cfg.withDefaults()
+	if err := checkShard(cfg.Shard); err != nil {
+		return nil, err
+	}
 	env := cfg.Env
 	if env == nil {
 		env = os.Environ()
@@ -230,6 +234,9 @@ func (s *state) prepare(ctx context.Context, sides []Side, modDirs map[Side]stri
 			})
 		}
 	}
+	if s.cfg.Shard.Count > 0 {
+		targets = s.shardTargets(targets)
+	}
 	s.prog.printf("building %d test binaries", len(targets))
 
 	type outcome struct {
@@ -276,6 +283,7 @@ func (s *state) prepare(ctx context.Context, sides []Side, modDirs map[Side]stri
 			break
 		}
 	}
+	s.keepOwned(targets)
 	var ready []*target
 	for i, t := range targets {
 		o := outcomes[i]
@@ -440,7 +448,9 @@ func (s *state) measure(ctx context.Context, t *target) error {
 	pending := t.active()
 	for len(pending) > 0 {
 		pattern := s.cfg.Bench
-		if len(pending) != len(t.names) {
+		// A shard names its benchmarks exactly: the user's pattern
+		// would also run the other shards'.
+		if len(pending) != len(t.names) || s.shard != nil {
 			pattern = narrowPattern(s.cfg.Bench, pending)
 		}
 		p := newOutputParser()

@@ -60,6 +60,12 @@ type Config struct {
 	// is for the action's container, where the benchmarked code is a pull
 	// request's. Dir must be readable by others.
 	Isolate bool
+	// Shard, when set, runs only this shard's part of the benchmarks
+	// (see Split); the zero value runs them all.
+	Shard Shard
+	// Durations are the benchmarks' expected times for the split; nil
+	// splits by count. (No history of durations is kept yet.)
+	Durations Durations
 }
 
 // Result is what one Run produced. Raw benchmark output is kept in
@@ -83,6 +89,8 @@ type Result struct {
 	Elapsed time.Duration
 	// Command reproduces this run locally (for the report).
 	Command string
+	// Shard is the split of a sharded run; nil when Config.Shard is unset.
+	Shard *ShardResult
 }
 
 // Failure, BuildError and Hotspot are the runner's records of what went

@@ -95,6 +95,7 @@ func runAction(ctx context.Context, getenv func(string) string, stdout io.Writer
 		a.Warningf("%v", err)
 	}
 	cfg.OutputDir = env.path(cfg.OutputDir)
+	cfg.OutputDir = shardOutputDir(cfg)
 	if cfg.CommentKey == "" {
 		key, err := comment.DefaultKey(env.Workflow, env.Job, cfg.Matrix)
 		if err != nil {
@@ -102,8 +103,11 @@ func runAction(ctx context.Context, getenv func(string) string, stdout io.Writer
 		}
 		cfg.CommentKey = key
 	}
-	if cfg.Mode == ModePost {
+	switch cfg.Mode {
+	case ModePost:
 		return postReport(ctx, a, cfg, env, ev)
+	case ModeMerge:
+		return mergeAction(ctx, a, cfg, env, ev)
 	}
 
 	a.Group("Baseline")

@@ -32,11 +32,15 @@ var ErrGate = errors.New("fail-on-regression")
 //     action: inputs from INPUT_*, report to the job summary, outputs and
 //     the pull request comment.
 //   - `compare [flags] OLD NEW` compares two benchmark files.
+//   - `merge [flags] DIR...` merges the outputs of shards into one report.
 //   - Otherwise it benchmarks the current checkout against its baseline
 //     and prints the markdown report on stdout, progress on stderr.
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "compare" {
 		return runCompare(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "merge" {
+		return runMerge(ctx, args[1:], stdout, stderr)
 	}
 	if getenv("GITHUB_ACTIONS") == "true" && len(args) == 0 {
 		return runAction(ctx, getenv, stdout)
@@ -81,14 +85,26 @@ type links struct {
 	PR     int
 }
 
-// benchmark runs the runner with cfg and computes the report.
+// benchmark runs the runner with cfg and computes the report. A shard
+// also records what it ran, or why it failed, in shard.json.
 func benchmark(ctx context.Context, cfg Config, dir, baseline string, progress io.Writer, l links) (*compare.Report, error) {
+	r, res, err := measure(ctx, cfg, dir, baseline, progress, l)
+	if cfg.Run.Shard != (runner.Shard{}) && ctx.Err() == nil {
+		if werr := writeShard(cfg.OutputDir, cfg, res, r, err); werr != nil {
+			return nil, errors.Join(err, werr)
+		}
+	}
+	return r, err
+}
+
+// measure runs the runner with cfg and computes the report.
+func measure(ctx context.Context, cfg Config, dir, baseline string, progress io.Writer, l links) (*compare.Report, *runner.Result, error) {
 	root, rel, err := tree(ctx, dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := os.MkdirAll(cfg.OutputDir, 0o755); err != nil {
-		return nil, fmt.Errorf("making the output directory: %w", err)
+		return nil, nil, fmt.Errorf("making the output directory: %w", err)
 	}
 	rc := cfg.Run
 	rc.Dir, rc.WorkDir = root, rel
@@ -102,15 +118,15 @@ func benchmark(ctx context.Context, cfg Config, dir, baseline string, progress i
 	rc.Isolate = cfg.source == fromInput && os.Geteuid() == 0
 	res, err := runner.Run(ctx, rc)
 	if err != nil {
-		return nil, fmt.Errorf("running benchmarks: %w", err)
+		return nil, nil, fmt.Errorf("running benchmarks: %w", err)
 	}
 	in := CompareInput(res, cfg.Compare, cfg.record())
 	in.RunURL, in.PR = l.RunURL, l.PR
 	r, err := compare.Compute(in)
 	if err != nil {
-		return nil, fmt.Errorf("comparing results: %w", err)
+		return nil, res, fmt.Errorf("comparing results: %w", err)
 	}
-	return r, nil
+	return r, res, nil
 }
 
 // CompareInput turns the runner's result into compare's input: the one

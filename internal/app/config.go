@@ -23,6 +23,9 @@ const (
 	// ModePost posts an existing report.json without benchmarking: the
 	// second half of the two-workflow pattern for pull requests from forks.
 	ModePost Mode = "post"
+	// ModeMerge makes one report from the raw results of the shards of a
+	// sharded run and publishes it, without running benchmark code.
+	ModeMerge Mode = "merge"
 )
 
 // Defaults of the settings that have one, shared by action.yml, the
@@ -58,6 +61,9 @@ type Config struct {
 	// Report is the report.json (or the directory holding it) that
 	// ModePost posts.
 	Report string
+	// Shards are the directories or globs of shard outputs that
+	// ModeMerge merges (the report input, split like a list).
+	Shards []string
 	// Run holds the runner's settings that come from the inputs
 	// (packages, bench, count, benchtime, timeout, nats); the directories,
 	// the baseline commit and the environment are filled in when it runs.
@@ -155,15 +161,24 @@ func parseConfig(src source, get func(setting string) string) (Config, error) {
 	c.Run.Benchtime = str("benchtime", DefaultBenchtime)
 	c.Run.Timeout = duration("timeout", DefaultTimeout)
 	c.Run.NATS = boolean("nats", true)
+	if sh, err := runner.ParseShard(str("shard", "")); err != nil {
+		errs = append(errs, fmt.Errorf("%s %v", c.name("shard"), err))
+	} else {
+		c.Run.Shard = sh
+	}
 	c.Baseline = str("baseline", "")
 	c.Compare.Threshold = number("threshold", DefaultThreshold)
 	c.Compare.Alpha = number("alpha", DefaultAlpha)
 	c.OutputDir = str("output-dir", DefaultOutputDir)
-	c.Comment = boolean("comment", true)
+	// A shard of several does not comment unless asked: the merge does.
+	c.Comment = boolean("comment", !c.Run.Shard.Sharded())
 	c.CommentKey = str("comment-key", "")
 	c.Matrix = str("matrix", "")
 	c.FailOnRegression = boolean("fail-on-regression", false)
 	c.Report = str("report", "")
+	if c.Mode == ModeMerge {
+		c.Shards = splitList(c.Report)
+	}
 	// A value that did not parse kept its (valid) default, so Validate
 	// adds only the other problems.
 	if err := c.Validate(); err != nil {
@@ -193,8 +208,20 @@ func (c *Config) Validate() error {
 		if c.Report == "" {
 			bad("report", "is required when mode is %q: the path of report.json or of the directory that holds it", ModePost)
 		}
+	case ModeMerge:
+		if len(c.Shards) == 0 {
+			bad("report", "is required when mode is %q: the directories (or globs) of the shards' output-dirs", ModeMerge)
+		}
 	default:
-		bad("mode", "must be %q or %q, got %q", ModeRun, ModePost, c.Mode)
+		bad("mode", "must be %q, %q or %q, got %q", ModeRun, ModePost, ModeMerge, c.Mode)
+	}
+	if sh := c.Run.Shard; sh != (runner.Shard{}) {
+		if sh.Count < 1 || sh.Count > runner.MaxShards || sh.Index < 1 || sh.Index > sh.Count {
+			bad("shard", "must be i/n with 1 <= i <= n <= %d, got %d/%d", runner.MaxShards, sh.Index, sh.Count)
+		}
+		if c.Mode != ModeRun {
+			bad("shard", "applies to mode %q only, not %q", ModeRun, c.Mode)
+		}
 	}
 	if len(c.Run.Packages) == 0 {
 		bad("packages", "must name at least one package pattern")

@@ -100,7 +100,12 @@ func TestParseConfigErrors(t *testing.T) {
 		{"timeout", map[string]string{"timeout": "soon"}, []string{`input "timeout" must be a duration such as 10m, got "soon"`}},
 		{"threshold", map[string]string{"threshold": "-1"}, []string{`input "threshold" must be a positive percentage, got -1`}},
 		{"bool", map[string]string{"comment": "yes"}, []string{`input "comment" must be true or false, got "yes"`}},
-		{"mode", map[string]string{"mode": "dry-run"}, []string{`input "mode" must be "run" or "post", got "dry-run"`}},
+		{"mode", map[string]string{"mode": "dry-run"}, []string{`input "mode" must be "run", "post" or "merge", got "dry-run"`}},
+		{"merge without report", map[string]string{"mode": "merge"}, []string{`input "report" is required when mode is "merge"`}},
+		{"shard form", map[string]string{"shard": "2"}, []string{`input "shard" must be i/n such as 2/4, got "2"`}},
+		{"shard range", map[string]string{"shard": "5/4"}, []string{`input "shard" must be i/n with 1 <= i <= n <= 256, got "5/4"`}},
+		{"shard zero", map[string]string{"shard": "0/4"}, []string{`input "shard" must be i/n with 1 <= i <= n`}},
+		{"shard in post mode", map[string]string{"mode": "post", "report": "r", "shard": "1/2"}, []string{`input "shard" applies to mode "run" only, not "post"`}},
 		{"post without report", map[string]string{"mode": "post"}, []string{`input "report" is required when mode is "post"`}},
 		{"baseline option", map[string]string{"baseline": "--upload-pack=x"}, []string{`input "baseline" must be a commit, branch or tag`}},
 		{"baseline refspec", map[string]string{"baseline": "main:refs/heads/evil"}, []string{`input "baseline" must be a commit, branch or tag`}},
@@ -118,6 +123,37 @@ func TestParseConfigErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestShardComment: a shard of several comments only when asked; a whole
+// run or a shard 1/1 comments by default.
+func TestShardComment(t *testing.T) {
+	for _, tc := range []struct {
+		shard, comment string
+		want           bool
+	}{
+		{"", "", true},
+		{"1/1", "", true},
+		{"2/4", "", false},
+		{"2/4", "true", true},
+		{"", "false", false},
+	} {
+		c, err := parseConfig(fromInput, inputs(t, map[string]string{"shard": tc.shard, "comment": tc.comment}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Comment != tc.want {
+			t.Errorf("shard %q comment %q: Comment = %v, want %v", tc.shard, tc.comment, c.Comment, tc.want)
+		}
+	}
+	c, err := parseConfig(fromInput, inputs(t, map[string]string{"shard": "3/4"}))
+	if err != nil || c.Run.Shard != (runner.Shard{Index: 3, Count: 4}) {
+		t.Errorf("shard 3/4: %+v, %v", c.Run.Shard, err)
+	}
+	c, err = parseConfig(fromInput, inputs(t, map[string]string{"mode": "merge", "report": "shards/*\nmore, other"}))
+	if err != nil || !reflect.DeepEqual(c.Shards, []string{"shards/*", "more", "other"}) {
+		t.Errorf("merge report: %q, %v", c.Shards, err)
 	}
 }
 
@@ -193,7 +229,8 @@ func TestActionDefaults(t *testing.T) {
 		"threshold":          strconv.FormatFloat(DefaultThreshold, 'g', -1, 64),
 		"alpha":              strconv.FormatFloat(DefaultAlpha, 'g', -1, 64),
 		"output-dir":         DefaultOutputDir,
-		"comment":            "true",
+		"comment":            "",
+		"shard":              "",
 		"comment-key":        "",
 		"matrix":             "${{ toJSON(matrix) }}",
 		"nats":               "true",

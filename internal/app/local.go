@@ -22,6 +22,10 @@ base.txt, head.txt and CPU profiles go to -output-dir.
 Usage:
   natsbench [flags]
   natsbench compare [-json FILE] [-md FILE] [-alpha A] [-threshold T] OLD NEW
+  natsbench merge [-output-dir DIR] [-fail-on-regression] DIR...
+
+With -shard i/n it runs part i of n of the benchmarks into
+OUTPUT-DIR/shard-i-of-n; merge makes one report of the parts.
 
 The baseline is -baseline if set, else the merge-base with the remote's
 default branch (origin/HEAD), else HEAD (uncommitted changes) or HEAD~1.
@@ -55,6 +59,7 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	def("alpha", strconv.FormatFloat(DefaultAlpha, 'g', -1, 64), "significance level")
 	def("output-dir", DefaultOutputDir, "directory for the report and raw results")
 	def("nats", "true", "give each benchmark an in-process NATS server in NATS_URL")
+	def("shard", "", "run only part `i/n` of the benchmarks (results in OUTPUT-DIR/shard-i-of-n, for merge)")
 	def("fail-on-regression", "false", "exit with status 1 if anything regressed, failed on head, was removed or did not build")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -83,6 +88,7 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if cfg.OutputDir, err = filepath.Abs(cfg.OutputDir); err != nil {
 		return fmt.Errorf("resolving flag -output-dir: %w", err)
 	}
+	cfg.OutputDir = shardOutputDir(cfg)
 	baseline := cfg.Baseline
 	if baseline == "" {
 		if baseline, err = localBaseline(ctx, cwd); err != nil {

@@ -134,7 +134,8 @@ func writeJSONFile(path string, r *compare.Report) error {
 
 // gate is fail-on-regression: the only failure that a finished report
 // causes. A head that cannot be measured is as bad as a slower one, or a
-// panic would slip through as "unchanged".
+// panic would slip through as "unchanged"; so is a lost shard, whose
+// benchmarks were not measured at all.
 func gate(cfg Config, r *compare.Report) error {
 	if !cfg.FailOnRegression {
 		return nil
@@ -168,6 +169,13 @@ func gate(cfg Config, r *compare.Report) error {
 	count(failed, "benchmark failed on head", "benchmarks failed on head")
 	count(builds, "package does not build on head", "packages do not build on head")
 	count(len(removed), "benchmark removed", "benchmarks removed")
+	lost := 0
+	for _, sh := range r.Shards {
+		if sh.Lost() {
+			lost++
+		}
+	}
+	count(lost, "shard lost", "shards lost")
 	if len(why) == 0 {
 		return nil
 	}
