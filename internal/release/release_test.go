@@ -89,7 +89,8 @@ func renderAsTheWorkflowDoes(t *testing.T, image string) []byte {
 	if err := os.Symlink(scripts, filepath.Join(dir, "scripts")); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("bash", "-e", "-c", run)
+	// GitHub runs a step's script with bash --noprofile --norc -eo pipefail.
+	cmd := exec.Command("bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", run)
 	cmd.Dir = dir
 	cmd.Env = os.Environ()
 	for _, n := range names {
