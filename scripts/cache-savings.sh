@@ -28,6 +28,7 @@ measure() { # LABEL DIR
 
 echo "go test -c ${pkgs[*]} on $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(go version | cut -d' ' -f3)"
 measure "cold: empty GOCACHE and GOMODCACHE" "$work/head"
-echo "module cache: $(du -sh "$GOMODCACHE" | cut -f1), build cache: $(du -sh "$GOCACHE" | cut -f1)"
+size() { if [ -d "$1" ]; then du -sh "$1" | cut -f1; else echo 0; fi; }
+echo "module cache: $(size "$GOMODCACHE"), build cache: $(size "$GOCACHE")"
 measure "warm, same directory (head)" "$work/head"
 measure "warm, new directory (baseline worktree)" "$work/base"
