@@ -5,6 +5,7 @@ package runner
 import (
 	"bytes"
 	"errors"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -27,7 +28,7 @@ func needIsolation(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("isolation needs root, as in the action's container")
 	}
-	sb, err := newSandbox()
+	sb, err := newSandbox("", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,5 +340,54 @@ func TestTimeoutKillsEscapedChild(t *testing.T) {
 				t.Errorf("the escaped child %d is still there after the timeout: %v", pid, err)
 			}
 		})
+	}
+}
+
+// TestIsolatedBuildUsesTheGivenCaches: a workflow keeps the container's Go
+// caches warm with actions/cache; the isolated user must build in them (and
+// own what it writes there), not in a cache of its own that is lost.
+func TestIsolatedBuildUsesTheGivenCaches(t *testing.T) {
+	needIsolation(t)
+	dir := fixtureModule(t, map[string]string{
+		"go.mod":      "module example.com/cached\n\ngo 1.26\n",
+		"c/c_test.go": "package c\n\nimport \"testing\"\n\nfunc BenchmarkC(b *testing.B) {\n\tfor b.Loop() {\n\t}\n}\n",
+		"c/c.go":      "package c\n",
+	})
+	// As the runner's temp directory is: the runner's user's, and private.
+	home := filepath.Join(t.TempDir(), "github-home")
+	gocache := filepath.Join(home, ".cache", "go-build")
+	if err := os.MkdirAll(gocache, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(t.Context(), Config{
+		Dir: dir, Count: 1, Benchtime: "1x", Isolate: true, GoCache: gocache,
+		OutputDir: filepath.Join(t.TempDir(), "out"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Failures)+len(res.BuildErrors) > 0 || len(metrics(t, res.Head, "C")) == 0 {
+		t.Fatalf("no result: failures %+v, build errors %+v\n%s", res.Failures, res.BuildErrors, res.Head)
+	}
+	var files, others int
+	err = filepath.WalkDir(gocache, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		files++
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		if st := fi.Sys().(*syscall.Stat_t); int(st.Uid) != sandboxUID {
+			others++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files == 0 || others > 0 {
+		t.Errorf("GOCACHE %s holds %d files, %d not the sandbox user's; want the build's, all the user's", gocache, files, others)
 	}
 }

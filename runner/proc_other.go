@@ -36,7 +36,7 @@ type sandbox struct {
 	bin, scratch string
 }
 
-func newSandbox() (*sandbox, error) {
+func newSandbox(gocache, gomodcache string) (*sandbox, error) {
 	return nil, errors.New("running the benchmarks as another user needs Linux")
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -186,10 +187,44 @@ func sharedCache(uid, gid int) (string, error) {
 	return dir, nil
 }
 
+// adoptCache gives the directory p, made if missing, and everything in it
+// to the sandbox's user, and lets it pass through p's parents: it is a Go
+// cache that a workflow restored (owned by the runner's user) and will
+// save again. A link at p is refused, and links inside are not followed.
+func adoptCache(p string, uid, gid int) error {
+	if err := os.MkdirAll(p, 0o755); err != nil {
+		return err
+	}
+	if fi, err := os.Lstat(p); err != nil {
+		return err
+	} else if !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory", p)
+	}
+	for d := filepath.Dir(p); d != filepath.Dir(d); d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return err
+		}
+		if fi.Mode().Perm()&0o001 == 0 {
+			if err := os.Chmod(d, fi.Mode().Perm()|0o001); err != nil {
+				return err
+			}
+		}
+	}
+	return filepath.WalkDir(p, func(path string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(path, uid, gid)
+	})
+}
+
 // newSandbox makes the sandbox's directories and makes this process
 // non-dumpable, so that its /proc files (environ, fd, mem) belong to
-// root and are closed to other users and to ptrace. It needs root.
-func newSandbox() (*sandbox, error) {
+// root and are closed to other users and to ptrace. gocache and
+// gomodcache, when set, are the user's caches (see adoptCache). It needs
+// root.
+func newSandbox(gocache, gomodcache string) (*sandbox, error) {
 	if os.Geteuid() != 0 {
 		return nil, errors.New("running the benchmarks as another user needs root")
 	}
@@ -205,6 +240,16 @@ func newSandbox() (*sandbox, error) {
 	s.gocache, s.gomodcache = filepath.Join(s.home, ".cache", "go-build"), filepath.Join(s.home, "go", "pkg", "mod")
 	if c, err := sharedCache(s.uid, s.gid); err == nil {
 		s.gocache, s.gomodcache = filepath.Join(c, "go-build"), filepath.Join(c, "mod")
+	}
+	for _, c := range []struct{ dir, into *string }{{&gocache, &s.gocache}, {&gomodcache, &s.gomodcache}} {
+		if *c.dir == "" {
+			continue
+		}
+		if err := adoptCache(*c.dir, s.uid, s.gid); err != nil {
+			s.close()
+			return nil, fmt.Errorf("giving the Go cache %s to the benchmarks' user: %w", *c.dir, err)
+		}
+		*c.into = *c.dir
 	}
 	for _, d := range []string{s.home, s.bin, s.scratch} {
 		if err := os.Mkdir(d, 0o700); err != nil {

@@ -108,7 +108,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		prog:     newProgress(cfg.Progress, cfg.Count, 0),
 	}
 	if cfg.Isolate {
-		sb, err := newSandbox()
+		sb, err := newSandbox(cfg.GoCache, cfg.GoModCache)
 		if err != nil {
 			return nil, fmt.Errorf("isolating the benchmarks: %w", err)
 		}

@@ -60,6 +60,12 @@ type Config struct {
 	// is for the action's container, where the benchmarked code is a pull
 	// request's. Dir must be readable by others.
 	Isolate bool
+	// GoCache and GoModCache are, with Isolate, the build and module
+	// caches of the unprivileged user: directories that a workflow keeps
+	// warm with actions/cache, given to that user for the run. Empty: a
+	// directory in the temporary directory, kept across runs on the
+	// machine.
+	GoCache, GoModCache string
 	// Shard, when set, runs only this shard's part of the benchmarks
 	// (see Split); the zero value runs them all.
 	Shard Shard

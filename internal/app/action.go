@@ -120,6 +120,9 @@ func runAction(ctx context.Context, getenv func(string) string, stdout io.Writer
 	}
 	a.EndGroup()
 
+	// The benchmarks' user builds in these caches, so that a workflow's
+	// actions/cache step keeps them warm.
+	cfg.Run.GoCache, cfg.Run.GoModCache = logGoCachePaths(ctx, a, dir, benchEnv(os.Environ(), cfg.Token))
 	a.Group("Benchmarks")
 	l := links{RunURL: env.runURL()}
 	if ev.isPR() {

@@ -64,20 +64,24 @@ func runnerCachePath(p string) (string, bool) {
 // logGoCachePaths prints, in a group of its own, where the go command
 // keeps its caches, and for each the path an actions/cache step before
 // the action must name to keep it warm across runs. Not finding them is
-// a warning: the benchmarks do not need the answer.
-func logGoCachePaths(ctx context.Context, a *githubactions.Action, dir string, env []string) {
+// a warning: the benchmarks do not need the answer. It returns the paths
+// that a workflow can keep (those in the container's HOME; "" for the
+// others), which the isolated benchmarks then use as theirs.
+func logGoCachePaths(ctx context.Context, a *githubactions.Action, dir string, env []string) (gocache, gomodcache string) {
 	a.Group("Go caches")
 	defer a.EndGroup()
 	gocache, gomodcache, err := goCachePaths(ctx, dir, env)
 	if err != nil {
 		a.Warningf("%v", err)
-		return
+		return "", ""
 	}
-	for _, c := range []struct{ name, path string }{{"GOCACHE", gocache}, {"GOMODCACHE", gomodcache}} {
-		if host, ok := runnerCachePath(c.path); ok {
-			a.Infof("%s=%s (actions/cache path: %s)", c.name, c.path, host)
-		} else {
-			a.Infof("%s=%s (outside %s: not kept across runs)", c.name, c.path, containerHome)
+	kept := func(name, path string) string {
+		if host, ok := runnerCachePath(path); ok {
+			a.Infof("%s=%s (actions/cache path: %s)", name, path, host)
+			return path
 		}
+		a.Infof("%s=%s (outside %s: not kept across runs)", name, path, containerHome)
+		return ""
 	}
+	return kept("GOCACHE", gocache), kept("GOMODCACHE", gomodcache)
 }

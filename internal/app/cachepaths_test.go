@@ -74,7 +74,12 @@ func TestLogGoCachePathsPrintsAGroup(t *testing.T) {
 		var out bytes.Buffer
 		a := githubactions.New(githubactions.WithGetenv(noEnv), githubactions.WithWriter(&out))
 		tmp := t.TempDir()
-		logGoCachePaths(context.Background(), a, tmp, cacheEnv(t, "/github/home/.cache/go-build", filepath.Join(tmp, "mod")))
+		gocache, gomodcache := logGoCachePaths(context.Background(), a, tmp, cacheEnv(t, "/github/home/.cache/go-build", filepath.Join(tmp, "mod")))
+		// Only a cache in the container's HOME becomes the benchmarks':
+		// another (root's own, in tests) is never given away.
+		if gocache != "/github/home/.cache/go-build" || gomodcache != "" {
+			t.Errorf("returned %q, %q; want the GOCACHE in /github/home only", gocache, gomodcache)
+		}
 		got := out.String()
 		for _, want := range []string{
 			"::group::Go caches\n",
@@ -90,7 +95,9 @@ func TestLogGoCachePathsPrintsAGroup(t *testing.T) {
 	t.Run("failure", func(t *testing.T) {
 		var out bytes.Buffer
 		a := githubactions.New(githubactions.WithGetenv(noEnv), githubactions.WithWriter(&out))
-		logGoCachePaths(context.Background(), a, filepath.Join(t.TempDir(), "missing"), nil)
+		if c, m := logGoCachePaths(context.Background(), a, filepath.Join(t.TempDir(), "missing"), nil); c != "" || m != "" {
+			t.Errorf("returned %q, %q without go env's answer", c, m)
+		}
 		got := out.String()
 		if !strings.Contains(got, "::warning::reading the Go cache paths") || !strings.HasSuffix(got, "::endgroup::\n") {
 			t.Errorf("want a warning inside the group, got:\n%s", got)
