@@ -6,12 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -74,26 +70,8 @@ func listPackages(ctx context.Context, c command, patterns []string) ([]listedPa
 // parsing (not a text search) keeps a benchmark quoted in a string, such as
 // a test's fixture, from costing a test binary build.
 func hasBenchmarks(dir string) bool {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return false
-	}
-	fset := token.NewFileSet()
-	for _, e := range entries {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, filepath.Join(dir, e.Name()), nil, parser.SkipObjectResolution)
-		if err != nil {
-			return true // let go test -c report it
-		}
-		for _, d := range f.Decls {
-			if fd, ok := d.(*ast.FuncDecl); ok && fd.Recv == nil && isBenchmarkName(fd.Name.Name) {
-				return true
-			}
-		}
-	}
-	return false
+	names, ok := sourceBenchmarks(dir)
+	return !ok || len(names) > 0 // a file that does not parse: let go test -c report it
 }
 
 // isBenchmarkName applies go test's rule: "Benchmark" alone, or followed
