@@ -221,3 +221,31 @@ func TestRunLocalFlags(t *testing.T) {
 		t.Error("a stray argument was accepted")
 	}
 }
+
+// TestCommandsParseFlags: each command's -h prints its usage and succeeds,
+// and an unknown flag is an error that names the command.
+func TestCommandsParseFlags(t *testing.T) {
+	getenv := func(string) string { return "" }
+	for _, tc := range []struct {
+		cmd  []string
+		want string
+	}{
+		{nil, "parsing flags: flag provided but not defined: -bogus"},
+		{[]string{"compare"}, "compare: parsing flags: flag provided but not defined: -bogus"},
+		{[]string{"merge"}, "merge: parsing flags: flag provided but not defined: -bogus"},
+	} {
+		t.Run(fmt.Sprint(tc.cmd), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if err := Run(t.Context(), append(tc.cmd, "-h"), getenv, &stdout, &stderr); err != nil {
+				t.Errorf("-h: %v", err)
+			}
+			if !strings.Contains(stderr.String(), "Usage") && !strings.Contains(stderr.String(), "-output-dir") {
+				t.Errorf("-h printed no usage:\n%s", stderr.String())
+			}
+			err := Run(t.Context(), append(tc.cmd, "-bogus"), getenv, &stdout, &stderr)
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("-bogus: %v, want %q", err, tc.want)
+			}
+		})
+	}
+}

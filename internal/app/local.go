@@ -61,11 +61,8 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	def("nats", "true", "give each benchmark an in-process NATS server in NATS_URL")
 	def("shard", "", "run only part `i/n` of the benchmarks (results in OUTPUT-DIR/shard-i-of-n, for merge)")
 	def("fail-on-regression", "false", "exit with status 1 if anything regressed, failed on head, was removed or did not build")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return fmt.Errorf("parsing flags: %w", err)
+	if help, err := parseFlags(fs, args, ""); help || err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q (did you mean `compare OLD NEW`?)", fs.Arg(0))
@@ -128,11 +125,8 @@ func runCompare(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "Usage: natsbench compare [-json FILE] [-md FILE] [-alpha A] [-threshold T] OLD NEW\n\nOLD and NEW hold Go benchmark output (as for benchstat); with NEW alone the report\nhas absolute figures.\n\nFlags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return fmt.Errorf("compare: parsing flags: %w", err)
+	if help, err := parseFlags(fs, args, "compare: "); help || err != nil {
+		return err
 	}
 	cfg, err := parseConfig(fromFlag, func(s string) string {
 		switch s {
@@ -203,3 +197,16 @@ func (s *setting) String() string {
 func (s *setting) Set(v string) error { s.value = v; return nil }
 
 func (s *setting) IsBoolFlag() bool { return s.isBool }
+
+// parseFlags parses args into fs. help is true when -h asked for the usage
+// (fs printed it): the command then does nothing and succeeds. An error
+// names the command by prefix.
+func parseFlags(fs *flag.FlagSet, args []string, prefix string) (help bool, err error) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return true, nil
+		}
+		return false, fmt.Errorf("%sparsing flags: %w", prefix, err)
+	}
+	return false, nil
+}

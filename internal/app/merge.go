@@ -579,11 +579,8 @@ func runMerge(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stderr, "Usage: natsbench merge [-output-dir DIR] [-fail-on-regression] DIR...\n\nEach DIR (or glob) is a shard's output directory (OUTPUT-DIR/shard-i-of-n of\n`natsbench -shard i/n`) or a directory holding several. The shards' raw results\nare compared together, as if one machine had run them all.\n\nFlags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return fmt.Errorf("merge: parsing flags: %w", err)
+	if help, err := parseFlags(fs, args, "merge: "); help || err != nil {
+		return err
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()
