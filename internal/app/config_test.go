@@ -45,7 +45,7 @@ func TestParseConfigDefaults(t *testing.T) {
 			Timeout:   runner.DefaultTimeout,
 			NATS:      true,
 		},
-		Compare:   compare.Options{Threshold: 5, Alpha: 0.05},
+		Compare:       compare.Options{Threshold: 5, Alpha: 0.05},
 		OutputDir:     "natsbench-results",
 		Comment:       true,
 		History:       HistoryAuto,
