@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/natsbench/natsbench-action/compare"
 	"github.com/natsbench/natsbench-action/runner"
@@ -122,6 +123,7 @@ func measure(ctx context.Context, cfg Config, dir, baseline string, progress io.
 	}
 	in := CompareInput(res, cfg.Compare, cfg.record())
 	in.RunURL, in.PR = l.RunURL, l.PR
+	in.Created = time.Now()
 	r, err := compare.Compute(in)
 	if err != nil {
 		return nil, res, fmt.Errorf("comparing results: %w", err)

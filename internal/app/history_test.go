@@ -1,0 +1,69 @@
+package app
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sethvargo/go-githubactions"
+
+	"github.com/natsbench/natsbench-action/runner"
+)
+
+// TestPlanHistory pins the trust rule: only the repository's own code on
+// its default branch, run by push, schedule or workflow_dispatch, writes.
+func TestPlanHistory(t *testing.T) {
+	onMain := ghEnv{&githubactions.GitHubContext{Ref: "refs/heads/main"}}
+	onFeature := ghEnv{&githubactions.GitHubContext{Ref: "refs/heads/feature"}}
+	auto := Config{Mode: ModeRun, History: HistoryAuto}
+	for _, tc := range []struct {
+		name        string
+		cfg         Config
+		env         ghEnv
+		ev          event
+		read, write bool
+		why         string
+	}{
+		{"push to main", auto, onMain, event{Name: "push", DefaultBranch: "main"}, true, true, ""},
+		{"schedule", auto, onMain, event{Name: "schedule", DefaultBranch: "main"}, true, true, ""},
+		{"dispatch", auto, onMain, event{Name: "workflow_dispatch", DefaultBranch: "main"}, true, true, ""},
+		{"merge mode on push", Config{Mode: ModeMerge, History: HistoryAuto}, onMain, event{Name: "push", DefaultBranch: "main"}, true, true, ""},
+		{"push to a feature branch", auto, onFeature, event{Name: "push", DefaultBranch: "main"}, true, false, `ref "refs/heads/feature" is not the default branch "main"`},
+		{"dispatch on a feature branch", auto, onFeature, event{Name: "workflow_dispatch", DefaultBranch: "main"}, true, false, "not the default branch"},
+		{"pull request", auto, onMain, event{Name: "pull_request", PR: 1}, true, false, `event "pull_request" is not push`},
+		{"pull_request_target", auto, onMain, event{Name: "pull_request_target", PR: 1, DefaultBranch: "main"}, true, false, `event "pull_request_target"`},
+		{"workflow_run post of a fork", Config{Mode: ModePost, History: HistoryAuto}, onMain, event{Name: "workflow_run", DefaultBranch: "main"}, true, false, `event "workflow_run"`},
+		{"a payload without the default branch", auto, onMain, event{Name: "push"}, true, false, "does not name"},
+		{"a shard of several", Config{Mode: ModeRun, History: HistoryAuto, Run: runner.Config{Shard: runner.Shard{Index: 1, Count: 2}}}, onMain, event{Name: "push", DefaultBranch: "main"}, true, false, "the merge writes"},
+		{"read", Config{Mode: ModeRun, History: HistoryRead}, onMain, event{Name: "push", DefaultBranch: "main"}, true, false, `input "history" is "read"`},
+		{"off", Config{Mode: ModeRun, History: HistoryOff}, onMain, event{Name: "push", DefaultBranch: "main"}, false, false, `"off"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u := planHistory(tc.cfg, tc.env, tc.ev)
+			if u.read != tc.read || u.write != tc.write || !strings.Contains(u.why, tc.why) {
+				t.Errorf("read %v, write %v (%s); want read %v, write %v (%s)", u.read, u.write, u.why, tc.read, tc.write, tc.why)
+			}
+		})
+	}
+}
+
+func TestRecordID(t *testing.T) {
+	env := ghEnv{&githubactions.GitHubContext{RunID: 4242, RunAttempt: 2}}
+	a := recordID(env, "bench/go", "head", time.Time{})
+	if !strings.HasPrefix(a, "4242-2-head-") || a != recordID(env, "bench/go", "head", time.Time{}) {
+		t.Errorf("id %q: want run-attempt-side-hash, the same each time", a)
+	}
+	if b := recordID(env, `bench/go {"os":"windows"}`, "head", time.Time{}); b == a {
+		t.Error("two matrix legs of one run share an id")
+	}
+}
+
+func TestRunnerImage(t *testing.T) {
+	get := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	if got := runnerImage(get(map[string]string{"ImageOS": "ubuntu24", "ImageVersion": "20261124.1"})); got != "ubuntu24/20261124.1" {
+		t.Errorf("image %q", got)
+	}
+	if got := runnerImage(get(nil)); got != "" {
+		t.Errorf("self-hosted image %q", got)
+	}
+}
