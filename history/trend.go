@@ -205,8 +205,11 @@ func Table(movers []Mover, n int) string {
 	b.WriteString("| Benchmark | Unit | First | Last | Change | Records | Since |\n|:--|:--|--:|--:|--:|--:|:--|\n")
 	for _, m := range movers[:min(n, len(movers))] {
 		first, last := FormatPair(m.First, m.Last, m.Key.Unit)
-		fmt.Fprintf(&b, "| %s › %s | %s | %s | %s | %s | %d | %s |\n", compare.Escape(m.Key.Package), compare.Escape(m.Key.Name),
-			compare.Escape(m.Key.Unit), first, last, formatChange(m.ChangePct), len(m.Points), m.Points[0].Time.UTC().Format("2006-01-02"))
+		name := compare.Escape(m.Key.Name)
+		if m.Key.Package != "" {
+			name = compare.Escape(m.Key.Package) + " › " + name
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %d | %s |\n", name, compare.Escape(m.Key.Unit), first, last, formatChange(m.ChangePct), len(m.Points), m.Points[0].Time.UTC().Format("2006-01-02"))
 	}
 	if more := len(movers) - n; more > 0 {
 		fmt.Fprintf(&b, "\n…and %s.\n", plural(more, "more row", "more rows"))

@@ -236,6 +236,7 @@ func TestCommandsParseFlags(t *testing.T) {
 		{nil, "parsing flags: flag provided but not defined: -bogus"},
 		{[]string{"compare"}, "compare: parsing flags: flag provided but not defined: -bogus"},
 		{[]string{"merge"}, "merge: parsing flags: flag provided but not defined: -bogus"},
+		{[]string{"history"}, "history: parsing flags: flag provided but not defined: -bogus"},
 	} {
 		t.Run(fmt.Sprint(tc.cmd), func(t *testing.T) {
 			var stdout, stderr bytes.Buffer

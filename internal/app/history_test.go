@@ -1,12 +1,17 @@
 package app
 
 import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sethvargo/go-githubactions"
 
+	"github.com/natsbench/natsbench-action/compare"
 	"github.com/natsbench/natsbench-action/runner"
 )
 
@@ -65,5 +70,57 @@ func TestRunnerImage(t *testing.T) {
 	}
 	if got := runnerImage(get(nil)); got != "" {
 		t.Errorf("self-hosted image %q", got)
+	}
+}
+
+// TestHistoryFromReports: `history -dir` orders downloaded reports by the
+// time they measured, not by their paths, and skips a bad one with a
+// warning.
+func TestHistoryFromReports(t *testing.T) {
+	dir := t.TempDir()
+	start := time.Date(2026, 11, 1, 3, 0, 0, 0, time.UTC)
+	// Directory names sort against the run order.
+	for i, ns := range []int{100, 150, 200} {
+		var head strings.Builder
+		for k := range 6 {
+			fmt.Fprintf(&head, "BenchmarkGrow-2 1000 %d ns/op\nBenchmarkFlat-2 1000 %d ns/op\n", ns+k, 500+k)
+		}
+		r, err := compare.Compute(compare.Input{Head: []byte(head.String()), HeadRef: compare.Ref{Ref: "main", SHA: fmt.Sprintf("%040x", i+1)},
+			Created: start.AddDate(0, 0, 7*i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeReportFile(t, filepath.Join(dir, fmt.Sprintf("run-%d", 9-i), "report.json"), r)
+	}
+	writeFile(t, filepath.Join(dir, "broken", "report.json"), `{"schema": "natsbench/report/v1", "benchmarks": 7}`)
+	var stdout, stderr bytes.Buffer
+	if err := Run(t.Context(), []string{"history", "-dir", dir}, func(string) string { return "" }, &stdout, &stderr); err != nil {
+		t.Fatalf("history -dir: %v\n%s", err, stderr.String())
+	}
+	out := stdout.String()
+	if !strings.Contains(out, "| Grow-2 | sec/op | 102.5ns | 202.5ns | +97.6% | 3 | 2026-11-01 |") ||
+		strings.Index(out, "Grow-2") > strings.Index(out, "Flat-2") {
+		t.Errorf("table:\n%s", out)
+	}
+	if !strings.Contains(stderr.String(), "broken") || !strings.Contains(stderr.String(), "3 records") {
+		t.Errorf("stderr:\n%s", stderr.String())
+	}
+	if err := Run(t.Context(), []string{"history", "-dir", dir, "-branch", "x"}, func(string) string { return "" }, &stdout, &stderr); err == nil {
+		t.Error("-dir and -branch together were accepted")
+	}
+}
+
+func writeReportFile(t *testing.T, path string, r *compare.Report) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := compare.WriteJSON(f, r); err != nil {
+		t.Fatal(err)
 	}
 }
