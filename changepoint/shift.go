@@ -1,0 +1,72 @@
+package changepoint
+
+import (
+	"math"
+	"slices"
+)
+
+// maxSide bounds how many points of each side the shift estimate uses (the
+// nearest to the change), so that its cost stays bounded on long segments.
+const maxSide = 300
+
+// z975 is the standard normal quantile for a two-sided 95% interval.
+const z975 = 1.959963984540054
+
+// shift estimates the change from before to after: the Hodges-Lehmann
+// estimate of the shift (the median of all pairwise differences) with its
+// distribution-free 95% confidence interval, in percent of the median
+// before. When the median before is zero the percentages are relative to
+// the median after instead, and zero when both are.
+func (d *detector) shift(before, after []float64) Change {
+	c := Change{BeforeMedian: median(before), AfterMedian: median(after)}
+	if len(before) > maxSide {
+		before = before[len(before)-maxSide:]
+	}
+	if len(after) > maxSide {
+		after = after[:maxSide]
+	}
+	m, k := len(before), len(after)
+	d.diffs = d.diffs[:0]
+	for _, y := range after {
+		for _, x := range before {
+			d.diffs = append(d.diffs, y-x)
+		}
+	}
+	slices.Sort(d.diffs)
+	n := len(d.diffs)
+	hl := quantileSorted(d.diffs)
+	// The interval's ends are the C-th smallest and C-th largest
+	// differences, C from the normal approximation of the Mann-Whitney
+	// statistic's null distribution.
+	cidx := int(math.Floor(float64(n)/2 - z975*math.Sqrt(float64(m)*float64(k)*float64(m+k+1)/12)))
+	if cidx < 1 {
+		cidx = 1
+	}
+	lo, hi := d.diffs[cidx-1], d.diffs[n-cidx]
+
+	base := math.Abs(c.BeforeMedian)
+	if base == 0 {
+		base = math.Abs(c.AfterMedian)
+	}
+	if base == 0 {
+		return c
+	}
+	c.ShiftPct, c.Low, c.High = 100*hl/base, 100*lo/base, 100*hi/base
+	return c
+}
+
+// median returns the median of x, which it does not modify.
+func median(x []float64) float64 {
+	s := slices.Clone(x)
+	slices.Sort(s)
+	return quantileSorted(s)
+}
+
+// quantileSorted returns the median of the sorted, non-empty s.
+func quantileSorted(s []float64) float64 {
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
