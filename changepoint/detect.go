@@ -8,11 +8,15 @@ import (
 
 // detector holds buffers reused across the tests of one Detect call.
 type detector struct {
-	order  []int
-	ranks  []float64
-	perm   []float64
-	weight []float64
-	diffs  []float64
+	order      []int
+	ranks      []float64
+	perm       []float64
+	prefix     []float64
+	inv        []float64
+	weight     []float64
+	windows    []int
+	wideWeight []float64
+	diffs      []float64
 }
 
 // split is a significant split of one environment's series: the first
@@ -45,6 +49,7 @@ func (d *detector) series(vals []float64, opt Options) []Change {
 		stack = append(stack, seg{s.lo, s.lo + t}, seg{s.lo + t, s.hi})
 	}
 	slices.SortFunc(splits, func(a, b split) int { return a.at - b.at })
+	d.refine(vals, splits, opt.MinSegment)
 
 	var out []Change
 	for i, sp := range splits {
@@ -65,24 +70,77 @@ func (d *detector) series(vals []float64, opt Options) []Change {
 	return out
 }
 
+// refine moves each split to the best place between its neighbours. A
+// split found in a segment that holds several changes is pulled towards the
+// others; between its neighbours it sees its own change alone.
+func (d *detector) refine(vals []float64, splits []split, minSeg int) {
+	for range 3 {
+		moved := false
+		for i := range splits {
+			lo, hi := 0, len(vals)
+			if i > 0 {
+				lo = splits[i-1].at
+			}
+			if i+1 < len(splits) {
+				hi = splits[i+1].at
+			}
+			x := vals[lo:hi]
+			d.rank(x)
+			d.setWeights(len(x), minSeg)
+			if _, t := d.scan(d.ranks, minSeg, false); t > 0 && lo+t != splits[i].at {
+				splits[i].at = lo + t
+				moved = true
+			}
+		}
+		if !moved {
+			return
+		}
+	}
+}
+
+// setWeights precomputes, for n points, the reciprocals 1/k and the
+// standardising weights sqrt(ab/(a+b)) of every comparison scan makes.
+func (d *detector) setWeights(n, minSeg int) {
+	d.inv = slices.Grow(d.inv[:0], n+1)[:n+1]
+	for k := 1; k <= n; k++ {
+		d.inv[k] = 1 / float64(k)
+	}
+	d.weight = slices.Grow(d.weight[:0], n+1)[:n+1]
+	for t := minSeg; t <= n-minSeg; t++ {
+		d.weight[t] = math.Sqrt(float64(t) * float64(n-t) / float64(n))
+	}
+	d.windows = d.windows[:0]
+	for w := 2 * minSeg; w < n-minSeg; w *= 2 {
+		d.windows = append(d.windows, w)
+	}
+	d.wideWeight = slices.Grow(d.wideWeight[:0], len(d.windows)*(n+1))[:len(d.windows)*(n+1)]
+	for j, w := range d.windows {
+		for t := minSeg; t+w < n; t++ {
+			d.wideWeight[j*(n+1)+t] = math.Sqrt(float64(t) * float64(w) / float64(t+w))
+		}
+	}
+}
+
 // test finds the best split of x (the size of its left side) and whether a
 // permutation test finds it significant at opt.Alpha.
 //
-// The statistic at split t is the Mann-Whitney rank sum of the left side,
-// centred and divided by its standard deviation under exchangeability (up
-// to a factor common to all t): |S_t - t(n+1)/2| / sqrt(t(n-t)). Its maximum
-// over the admissible t is compared with the maxima of random permutations
-// of the same ranks, which makes the test exact whatever the shape of the
-// noise. The test stops early once the p-value can no longer reach Alpha,
-// which on a series with no change happens after a handful of permutations.
+// The statistic compares the mean rank of the left side [0, t) with that
+// of a right side, standardised by its standard deviation under
+// exchangeability (up to a factor common to all comparisons): a
+// Mann-Whitney statistic. As in E-divisive, the right side is either the
+// rest of the segment or a shorter window [t, t+w), w = 2, 4, 8...
+// MinSegment points, so that a short excursion that comes back (up for 20
+// runs, then down again) is found although it leaves the two halves of the
+// segment alike. The maximum over all comparisons is compared with the
+// maxima of random permutations of the same ranks, which makes the test
+// exact whatever the shape of the noise. The test stops early once the
+// p-value can no longer reach Alpha, which on a series with no change
+// happens after a handful of permutations.
 func (d *detector) test(x []float64, opt Options, rng *rand.Rand) (t int, p float64, ok bool) {
 	n := len(x)
 	d.rank(x)
-	d.weight = slices.Grow(d.weight[:0], n)[:n]
-	for i := opt.MinSegment; i <= n-opt.MinSegment; i++ {
-		d.weight[i] = 1 / math.Sqrt(float64(i)*float64(n-i))
-	}
-	obs, t := d.scan(d.ranks, opt.MinSegment)
+	d.setWeights(n, opt.MinSegment)
+	obs, t := d.scan(d.ranks, opt.MinSegment, true)
 	if obs == 0 {
 		return 0, 1, false
 	}
@@ -94,7 +152,7 @@ func (d *detector) test(x []float64, opt Options, rng *rand.Rand) (t int, p floa
 	exceed := 0
 	for range opt.Permutations {
 		rng.Shuffle(n, func(i, j int) { d.perm[i], d.perm[j] = d.perm[j], d.perm[i] })
-		if m, _ := d.scan(d.perm, opt.MinSegment); m >= tol {
+		if m, _ := d.scan(d.perm, opt.MinSegment, true); m >= tol {
 			exceed++
 			if float64(exceed) > limit {
 				return t, 1, false
@@ -104,21 +162,36 @@ func (d *detector) test(x []float64, opt Options, rng *rand.Rand) (t int, p floa
 	return t, float64(1+exceed) / float64(opt.Permutations+1), true
 }
 
-// scan returns the largest standardised rank-sum statistic over the splits
-// that leave at least minSeg points each side, and where it is (the first
-// such split when several tie).
-func (d *detector) scan(r []float64, minSeg int) (best float64, at int) {
+// scan returns the largest standardised difference of mean ranks over the
+// splits that leave at least minSeg points each side, and where it is (the
+// first such split when several tie). With wide false it compares only the
+// two sides of each split; with wide true also each left side with the
+// windows that follow it. setWeights(len(r), minSeg) must have been called.
+func (d *detector) scan(r []float64, minSeg int, wide bool) (best float64, at int) {
 	n := len(r)
-	mean := float64(n+1) / 2
-	var sum float64
-	for i := 0; i < minSeg-1; i++ {
-		sum += r[i]
+	d.prefix = slices.Grow(d.prefix[:0], n+1)[:n+1]
+	d.prefix[0] = 0
+	for i, v := range r {
+		d.prefix[i+1] = d.prefix[i] + v
 	}
-	for i := minSeg; i <= n-minSeg; i++ {
-		sum += r[i-1]
-		v := math.Abs(sum-float64(i)*mean) * d.weight[i]
+	P, inv, total := d.prefix, d.inv, d.prefix[n]
+	for t := minSeg; t <= n-minSeg; t++ {
+		left := P[t] * inv[t]
+		v := math.Abs(left-(total-P[t])*inv[n-t]) * d.weight[t]
 		if v > best {
-			best, at = v, i
+			best, at = v, t
+		}
+		if !wide {
+			continue
+		}
+		for j, w := range d.windows {
+			if t+w >= n {
+				break
+			}
+			v := math.Abs(left-(P[t+w]-P[t])*inv[w]) * d.wideWeight[j*(n+1)+t]
+			if v > best {
+				best, at = v, t
+			}
 		}
 	}
 	return best, at
