@@ -7,7 +7,7 @@ import (
 
 // maxSide bounds how many points of each side the shift estimate uses (the
 // nearest to the change), so that its cost stays bounded on long segments.
-const maxSide = 300
+const maxSide = 100
 
 // z975 is the standard normal quantile for a two-sided 95% interval.
 const z975 = 1.959963984540054
@@ -34,7 +34,7 @@ func (d *detector) shift(before, after []float64) Change {
 	}
 	slices.Sort(d.diffs)
 	n := len(d.diffs)
-	hl := quantileSorted(d.diffs)
+	hl := medianSorted(d.diffs)
 	// The interval's ends are the C-th smallest and C-th largest
 	// differences, C from the normal approximation of the Mann-Whitney
 	// statistic's null distribution.
@@ -59,11 +59,11 @@ func (d *detector) shift(before, after []float64) Change {
 func median(x []float64) float64 {
 	s := slices.Clone(x)
 	slices.Sort(s)
-	return quantileSorted(s)
+	return medianSorted(s)
 }
 
-// quantileSorted returns the median of the sorted, non-empty s.
-func quantileSorted(s []float64) float64 {
+// medianSorted returns the median of the sorted, non-empty s.
+func medianSorted(s []float64) float64 {
 	n := len(s)
 	if n%2 == 1 {
 		return s[n/2]

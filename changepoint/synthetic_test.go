@@ -77,9 +77,8 @@ type series struct {
 
 const seriesLen = 200
 
-// generate draws one series of the shape.
-func (s shape) generate(r *rand.Rand) series {
-	n := seriesLen
+// generate draws one series of n points of the shape.
+func (s shape) generate(r *rand.Rand, n int) series {
 	var out series
 	sigmaPct := 0.5 + 3.5*r.Float64() // noise SD in percent of the level
 	if s.small {
@@ -301,7 +300,7 @@ func TestSyntheticPrecisionRecall(t *testing.T) {
 		r := rand.New(rand.NewPCG(2026, uint64(si)))
 		var tl tally
 		for range perShape {
-			s := sh.generate(r)
+			s := sh.generate(r, seriesLen)
 			if sh.small {
 				s.steps = nil // real, but below the threshold: none is to be reported
 			}
