@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -209,5 +210,35 @@ func TestDetectDeterministic(t *testing.T) {
 		if !reflect.DeepEqual(first, again) {
 			t.Fatalf("same input and seed gave %+v, then %+v", first, again)
 		}
+	}
+}
+
+func TestNth(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 7))
+	for _, n := range []int{1, 2, 3, 10, 101, 1000} {
+		x := make([]float64, n)
+		for i := range x {
+			x[i] = float64(r.IntN(n/3 + 1)) // many ties
+		}
+		sorted := slices.Clone(x)
+		slices.Sort(sorted)
+		for k := range n {
+			s := slices.Clone(x)
+			if got := nth(s, k); got != sorted[k] {
+				t.Fatalf("n=%d: nth(%d) = %v, want %v", n, k, got, sorted[k])
+			}
+		}
+	}
+	// Sorted input, ascending and descending.
+	up := make([]float64, 500)
+	for i := range up {
+		up[i] = float64(i)
+	}
+	if got := nth(slices.Clone(up), 123); got != 123 {
+		t.Errorf("nth of sorted input = %v, want 123", got)
+	}
+	slices.Reverse(up)
+	if got := nth(up, 400); got != 400 {
+		t.Errorf("nth of reversed input = %v, want 400", got)
 	}
 }

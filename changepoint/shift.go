@@ -32,9 +32,7 @@ func (d *detector) shift(before, after []float64) Change {
 			d.diffs = append(d.diffs, y-x)
 		}
 	}
-	slices.Sort(d.diffs)
 	n := len(d.diffs)
-	hl := medianSorted(d.diffs)
 	// The interval's ends are the C-th smallest and C-th largest
 	// differences, C from the normal approximation of the Mann-Whitney
 	// statistic's null distribution.
@@ -42,7 +40,14 @@ func (d *detector) shift(before, after []float64) Change {
 	if cidx < 1 {
 		cidx = 1
 	}
-	lo, hi := d.diffs[cidx-1], d.diffs[n-cidx]
+	// Selecting in increasing order leaves each later rank in the part
+	// not yet partitioned, so the three selections cost about 2n.
+	lo := nth(d.diffs, cidx-1)
+	hl := nth(d.diffs, (n-1)/2)
+	if n%2 == 0 {
+		hl = (hl + nth(d.diffs, n/2)) / 2
+	}
+	hi := nth(d.diffs, n-cidx)
 
 	base := math.Abs(c.BeforeMedian)
 	if base == 0 {
@@ -53,6 +58,49 @@ func (d *detector) shift(before, after []float64) Change {
 	}
 	c.ShiftPct, c.Low, c.High = 100*hl/base, 100*lo/base, 100*hi/base
 	return c
+}
+
+// nth partially sorts s so that s[k] is its k-th smallest element (from
+// 0), with nothing larger before it and nothing smaller after, and returns
+// it. Pivots are medians of three, so sorted input is no worst case.
+func nth(s []float64, k int) float64 {
+	lo, hi := 0, len(s)-1
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		if s[mid] < s[lo] {
+			s[mid], s[lo] = s[lo], s[mid]
+		}
+		if s[hi] < s[lo] {
+			s[hi], s[lo] = s[lo], s[hi]
+		}
+		if s[hi] < s[mid] {
+			s[hi], s[mid] = s[mid], s[hi]
+		}
+		pivot := s[mid]
+		i, j := lo, hi
+		for i <= j {
+			for s[i] < pivot {
+				i++
+			}
+			for s[j] > pivot {
+				j--
+			}
+			if i <= j {
+				s[i], s[j] = s[j], s[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return s[k]
+		}
+	}
+	return s[k]
 }
 
 // median returns the median of x, which it does not modify.

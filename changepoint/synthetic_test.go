@@ -33,6 +33,9 @@ type shape struct {
 	envs int
 	// interleave alternates two environments at random, point by point.
 	interleave bool
+	// ar makes the noise autocorrelated, AR(1) with this coefficient and
+	// the same standard deviation: a runner that is slow for a few days.
+	ar float64
 }
 
 func normal(r *rand.Rand) float64 { return r.NormFloat64() }
@@ -60,11 +63,13 @@ var shapes = []shape{
 	{name: "drift+steps", noise: normal, steps: 3, drift: 2, envs: 1},
 	{name: "env-breaks", noise: normal, steps: 3, envs: 3},
 	{name: "interleaved-envs", noise: normal, steps: 2, interleave: true},
+	{name: "autocorrelated", noise: normal, steps: 3, ar: 0.5, envs: 1},
 	{name: "none-normal", noise: normal, envs: 1},
 	{name: "none-t3", noise: studentT3, envs: 1},
 	{name: "none-outliers", noise: normal, outliers: 0.02, envs: 1},
 	{name: "none-drift", noise: normal, drift: 2, envs: 1},
 	{name: "none-env-breaks", noise: studentT3, envs: 3},
+	{name: "none-autocorrelated", noise: normal, ar: 0.5, envs: 1},
 	{name: "small-steps", noise: normal, steps: 3, small: true, envs: 1},
 }
 
@@ -142,6 +147,7 @@ func (s shape) generate(r *rand.Rand, n int) series {
 	}
 	level := 100.0
 	st := 0
+	var e float64 // the noise, autocorrelated when s.ar > 0
 	for i := range n {
 		if st < len(out.steps) && i == out.steps[st] {
 			// A step of at least 3 SD and at least 5%, up to twice that,
@@ -157,7 +163,8 @@ func (s shape) generate(r *rand.Rand, n int) series {
 			st++
 		}
 		sd := sigmaPct / 100 * level // noise in proportion to the level, as in benchmarks
-		v := level + s.drift*sd*float64(i)/float64(n) + sd*s.noise(r)
+		e = s.ar*e + math.Sqrt(1-s.ar*s.ar)*s.noise(r)
+		v := level + s.drift*sd*float64(i)/float64(n) + sd*e
 		if s.outliers > 0 && r.Float64() < s.outliers {
 			v += sd * (10 + 40*r.Float64())
 		}
