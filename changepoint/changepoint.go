@@ -48,7 +48,8 @@ type Options struct {
 	// in (0, 1).
 	Alpha float64
 	// MinShiftPct drops changes whose estimated shift is smaller than this
-	// many percent in absolute value.
+	// many percent in absolute value. A change with no shift at all (of
+	// the spread alone) is never reported.
 	MinShiftPct float64
 	// Permutations is the number of permutations per test; it must allow a
 	// p-value of at most Alpha, that is (1+Permutations)*Alpha >= 1.
