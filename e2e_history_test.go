@@ -319,4 +319,3 @@ func maps(base, over map[string]string) map[string]string {
 
 // renderPageBuiltIn says whether the binary writes the trend page.
 const renderPageBuiltIn = false
-
