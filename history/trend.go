@@ -115,6 +115,9 @@ func moved(m Mover) float64 {
 	return math.Abs(m.ChangePct)
 }
 
+// minChartChange is the smallest change, in percent, that gets a chart.
+const minChartChange = 0.5
+
 // SummaryOptions tune Summary.
 type SummaryOptions struct {
 	// Charts is how many of the rows that moved most get a chart; 3 when
@@ -157,9 +160,15 @@ func Summary(h *History, opt SummaryOptions) string {
 	}
 	fmt.Fprintf(&b, "### 📈 Trends over %s\n\n", plural(heads, "run", "runs"))
 	b.WriteString("The rows that moved most since the first record in their current environment (CPU, Go, GOMAXPROCS); each chart is the row's median as a percentage of its first value.\n\n")
-	for _, m := range movers[:min(opt.Charts, len(movers))] {
+	charts := 0
+	for _, m := range movers {
+		// A row that did not move is not worth a chart; the table has it.
+		if charts == opt.Charts || !(moved(m) >= minChartChange) {
+			break
+		}
 		b.WriteString(chart(m, opt.Points))
 		b.WriteString("\n")
+		charts++
 	}
 	b.WriteString(Table(movers, opt.Rows))
 	return b.String()
@@ -175,7 +184,8 @@ func chart(m Mover, maxPoints int) string {
 	var labels, values []string
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, p := range pts {
-		labels = append(labels, `"`+p.Time.UTC().Format("01-02 15:04")+`"`)
+		// The date, and the commit: runs of one day stay apart.
+		labels = append(labels, `"`+p.Time.UTC().Format("01-02")+" "+MermaidText(p.SHA[:min(7, len(p.SHA))], 7)+`"`)
 		v := 100.0
 		if first != 0 {
 			v = 100 * p.Center / first
