@@ -39,26 +39,30 @@ func (r Remote) newGitDir(ctx context.Context, work string) (*gitDir, error) {
 func (g *gitDir) remove() { os.RemoveAll(g.dir) }
 
 // checkout fetches the branch's tip with depth 1 and writes its files into
-// the work tree, which must be empty. It returns the tip's hash, or "" when
-// the branch does not exist.
-func (g *gitDir) checkout(ctx context.Context) (string, error) {
-	_, err := g.run(ctx, true, "fetch", "--quiet", "--depth=1", "--no-tags",
+// the work tree, which must be empty. It returns the tip's commit and
+// tree, or "" for both when the branch does not exist.
+func (g *gitDir) checkout(ctx context.Context) (commit, tree string, err error) {
+	_, err = g.run(ctx, true, "fetch", "--quiet", "--depth=1", "--no-tags",
 		"--", g.r.URL, "refs/heads/"+g.r.Branch)
 	var ge *gitError
 	if errors.As(err, &ge) && strings.Contains(ge.output, "couldn't find remote ref") {
-		return "", nil
+		return "", "", nil
 	}
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	tip, err := g.run(ctx, false, "rev-parse", "--verify", "FETCH_HEAD^{commit}")
+	out, err := g.run(ctx, false, "rev-parse", "FETCH_HEAD^{commit}", "FETCH_HEAD^{tree}")
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	if _, err := g.run(ctx, false, "read-tree", "--reset", "-u", tip); err != nil {
-		return "", err
+	commit, tree, ok := strings.Cut(out, "\n")
+	if !ok {
+		return "", "", fmt.Errorf("git rev-parse: unexpected output %q", out)
 	}
-	return tip, nil
+	if _, err := g.run(ctx, false, "read-tree", "--reset", "-u", commit); err != nil {
+		return "", "", err
+	}
+	return commit, tree, nil
 }
 
 // config is git configuration given to every command, through the

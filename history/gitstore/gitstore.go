@@ -95,6 +95,7 @@ type Result struct {
 // branch's tip, fetched with depth 1. It returns found=false and leaves
 // dir empty when the branch does not exist. Only the branch's files are
 // written to dir; the git directory is a temporary one, removed on return.
+// After an error dir may hold some of the files.
 func (r Remote) Fetch(ctx context.Context, dir string) (found bool, err error) {
 	if err := r.validate(); err != nil {
 		return false, err
@@ -107,7 +108,7 @@ func (r Remote) Fetch(ctx context.Context, dir string) (found bool, err error) {
 		return false, fmt.Errorf("fetch %s: %w", r.Branch, err)
 	}
 	defer g.remove()
-	tip, err := g.checkout(ctx)
+	tip, _, err := g.checkout(ctx)
 	if err != nil {
 		return false, fmt.Errorf("fetch %s: %w", r.Branch, err)
 	}
@@ -192,7 +193,7 @@ func (g *gitDir) attempt(ctx context.Context, msg string, mutate func(string) er
 	if err := os.Remove(filepath.Join(g.dir, "index")); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return Result{}, fmt.Errorf("remove the index: %w", err)
 	}
-	tip, err := g.checkout(ctx)
+	tip, was, err := g.checkout(ctx)
 	if err != nil {
 		return Result{}, err
 	}
@@ -206,11 +207,8 @@ func (g *gitDir) attempt(ctx context.Context, msg string, mutate func(string) er
 	if err != nil {
 		return Result{Commit: tip}, err
 	}
-	was := emptyTree
-	if tip != "" {
-		if was, err = g.run(ctx, false, "rev-parse", "--verify", tip+"^{tree}"); err != nil {
-			return Result{Commit: tip}, err
-		}
+	if tip == "" {
+		was = emptyTree
 	}
 	if tree == was {
 		return Result{Commit: tip}, nil
