@@ -292,6 +292,64 @@ func testConcurrent(t *testing.T, r Remote, bare string, writers int, round stri
 	}
 }
 
+// TestRetryAfterLostRace makes the race happen for sure: the first call of
+// mutate lets another writer push before it returns.
+func TestRetryAfterLostRace(t *testing.T) {
+	for _, created := range []bool{false, true} {
+		t.Run(fmt.Sprintf("branch existed=%v", created), func(t *testing.T) {
+			bare := newBare(t)
+			r := Remote{URL: bare, Branch: branch}
+			want := 2
+			if created {
+				if _, err := r.Update(t.Context(), t.TempDir(), "seed", appendLine("f", "seed"), UpdateOptions{}); err != nil {
+					t.Fatal(err)
+				}
+				want = 3
+			}
+			calls := 0
+			mutate := func(dir string) error {
+				calls++
+				if calls == 1 {
+					if _, err := r.Update(t.Context(), t.TempDir(), "other", appendLine("f", "other"), UpdateOptions{}); err != nil {
+						return err
+					}
+				}
+				return appendLine("f", "mine")(dir)
+			}
+			res, err := r.Update(t.Context(), t.TempDir(), "mine", mutate, UpdateOptions{Backoff: time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Attempts != 2 || calls != 2 || !res.Changed || res.Created {
+				t.Errorf("Update = %+v after %d calls of mutate; want a change on the second attempt", res, calls)
+			}
+			got := strings.Join(lines(t, r, "f"), ",")
+			if (created && got != "seed,other,mine") || (!created && got != "other,mine") {
+				t.Errorf("lines = %s", got)
+			}
+			assertLinear(t, bare, want)
+
+			// With one attempt only, the lost race is ErrConflict and
+			// nothing of this writer's lands.
+			calls = 0
+			before := tip(t, bare)
+			_, err = r.Update(t.Context(), t.TempDir(), "mine", func(dir string) error {
+				calls++
+				if _, err := r.Update(t.Context(), t.TempDir(), "other", appendLine("f", "other2"), UpdateOptions{}); err != nil {
+					return err
+				}
+				return appendLine("f", "mine2")(dir)
+			}, UpdateOptions{Attempts: 1})
+			if !errors.Is(err, ErrConflict) || errors.Is(err, ErrDenied) {
+				t.Fatalf("err = %v, want ErrConflict", err)
+			}
+			if tip(t, bare) == before || strings.Contains(strings.Join(lines(t, r, "f"), ","), "mine2") {
+				t.Error("want the other writer's commit and not this one's")
+			}
+		})
+	}
+}
+
 func TestHTTPAccess(t *testing.T) {
 	const good, readOnly, wrong = "ghs_good", "ghs_readonly", "ghs_wrong"
 	tokens := map[string]gittest.Access{good: gittest.Write, readOnly: gittest.Read}
