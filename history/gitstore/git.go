@@ -113,11 +113,14 @@ type gitError struct {
 	op     string // the subcommand
 	err    error
 	output string // standard error and, for push, standard output; redacted
-	kind   error  // ErrDenied, errRace or nil
+	kind   error  // ErrDenied, errRace, errTransient or nil
 }
 
 func (e *gitError) Error() string {
 	msg := fmt.Sprintf("git %s: %v", e.op, e.err)
+	if e.kind != nil {
+		msg = fmt.Sprintf("git %s: %v (%v)", e.op, e.kind, e.err)
+	}
 	if e.output != "" {
 		msg += ": " + e.output
 	}
@@ -170,8 +173,15 @@ func (g *gitDir) run(ctx context.Context, remote bool, args ...string) (string, 
 	return "", e
 }
 
-// tidy keeps the lines of git's output worth showing, bounded.
+// tidy keeps the lines of git's output worth showing, on one line,
+// without control characters and bounded, as a warning needs them.
 func tidy(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 && r != '\n' || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
 	var keep []string
 	for _, line := range strings.Split(s, "\n") {
 		line = strings.TrimSpace(line)
@@ -182,13 +192,13 @@ func tidy(s string) string {
 	}
 	s = strings.Join(keep, "; ")
 	if len(s) > maxOutput {
-		s = s[:maxOutput] + "…"
+		s = strings.ToValidUTF8(s[:maxOutput], "") + "…"
 	}
 	return s
 }
 
 // classify tells, from git's output (LC_ALL=C), a refusal for permission
-// from a lost race. The texts are git's own and GitHub's.
+// from a lost race and from a failure worth another try. The texts are git's own and GitHub's.
 func classify(out string) error {
 	low := strings.ToLower(out)
 	has := func(subs ...string) bool {
@@ -213,6 +223,9 @@ func classify(out string) error {
 		return ErrDenied
 	case has("[rejected]") && has("fetch first", "non-fast-forward", "stale info", "already exists"):
 		return errRace
+	case has("returned error: 5", "the remote end hung up unexpectedly", "rpc failed", "early eof",
+		"connection reset", "operation timed out"):
+		return errTransient
 	}
 	return nil
 }

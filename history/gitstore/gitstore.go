@@ -120,7 +120,8 @@ func (r Remote) Fetch(ctx context.Context, dir string) (found bool, err error) {
 // force. It creates the branch, as a commit with no parent, when it does
 // not exist.
 //
-// When another writer pushed first, Update empties dir, fetches the new
+// When another writer pushed first (or the server failed with a 5xx or
+// dropped the connection), Update empties dir, fetches the new
 // tip and calls mutate again, after a jittered backoff, up to
 // opt.Attempts times. mutate must therefore be idempotent: it adds its
 // record only when the files do not hold it already. An error from mutate
@@ -171,17 +172,25 @@ func (r Remote) Update(ctx context.Context, dir, msg string, mutate func(dir str
 		if err == nil {
 			return res, nil
 		}
-		if !errors.Is(err, errRace) {
+		if !errors.Is(err, errRace) && !errors.Is(err, errTransient) {
 			return res, fmt.Errorf("update %s: %w", r.Branch, err)
 		}
 		lastErr = err
 	}
-	return Result{Attempts: opt.Attempts}, fmt.Errorf("update %s: gave up after %d attempts: %w: %w",
-		r.Branch, opt.Attempts, ErrConflict, lastErr)
+	if errors.Is(lastErr, errRace) {
+		lastErr = fmt.Errorf("%w: %w", ErrConflict, lastErr)
+	}
+	return Result{Attempts: opt.Attempts}, fmt.Errorf("update %s: gave up after %d attempts: %w",
+		r.Branch, opt.Attempts, lastErr)
 }
 
 // errRace marks a push that lost to another writer.
 var errRace = errors.New("another writer pushed first")
+
+// errTransient marks a failure of the server or the connection, worth
+// another attempt. A push that failed so may have landed all the same;
+// the next attempt's mutate then finds its record and changes nothing.
+var errTransient = errors.New("transient failure")
 
 // attempt is one round of Update: fetch into a clean tree, mutate, commit
 // and push.

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -398,6 +399,31 @@ func TestHTTPAccess(t *testing.T) {
 	}
 }
 
+// TestRetryAfterServerError fails the first push with a 502, as GitHub
+// sometimes does, and sees the second attempt land.
+func TestRetryAfterServerError(t *testing.T) {
+	root := t.TempDir()
+	bare := gittest.MustBare(t, filepath.Join(root, "repo.git"))
+	git := gittest.HTTPHandler(t, root, gittest.Write, nil)
+	var failed atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/git-receive-pack") && !failed.Swap(true) {
+			http.Error(w, "bad gateway", http.StatusBadGateway)
+			return
+		}
+		git.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	r := Remote{URL: srv.URL + "/repo.git", Branch: branch}
+	res, err := r.Update(t.Context(), t.TempDir(), "m", appendLine("f", "x"), UpdateOptions{Backoff: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !failed.Load() || res.Attempts != 2 || !res.Changed || tip(t, bare) != res.Commit {
+		t.Errorf("Update = %+v; want the second attempt to land", res)
+	}
+}
+
 func TestProtectedBranchHookDenied(t *testing.T) {
 	bare := newBare(t)
 	r := Remote{URL: bare, Branch: branch}
@@ -578,6 +604,14 @@ func TestIgnoresAmbientGit(t *testing.T) {
 	}
 }
 
+func TestTidy(t *testing.T) {
+	in := "remote: a\r\x1b[31mred\nhint: skip me\n\nTo /x\nfatal: b\n" + strings.Repeat("x", 3000)
+	got := tidy(in)
+	if strings.ContainsAny(got, "\n\r\x1b") || !strings.HasPrefix(got, "remote: a  [31mred; fatal: b; x") || len(got) > maxOutput+len("…") {
+		t.Errorf("tidy = %q", got)
+	}
+}
+
 func TestClassify(t *testing.T) {
 	for _, tc := range []struct {
 		out  string
@@ -592,7 +626,8 @@ func TestClassify(t *testing.T) {
 		{"!\tabc:refs/heads/h\t[remote rejected] (cannot lock ref 'refs/heads/h': is at 1 but expected 2)", errRace},
 		{"!\tabc:refs/heads/h\t[remote rejected] (failed to update ref)", errRace},
 		{"fatal: unable to access 'https://x/': Could not resolve host: x", nil},
-		{"fatal: unable to access 'https://x/': The requested URL returned error: 500", nil},
+		{"fatal: unable to access 'https://x/': The requested URL returned error: 502", errTransient},
+		{"error: RPC failed; HTTP 500 curl 22 The requested URL returned error: 500\nsend-pack: unexpected disconnect while reading sideband packet\nfatal: the remote end hung up unexpectedly", errTransient},
 	} {
 		if got := classify(tc.out); got != tc.want {
 			t.Errorf("classify(%q) = %v, want %v", tc.out, got, tc.want)
