@@ -74,7 +74,8 @@ var config = [][2]string{
 	{"core.symlinks", "false"},         // links checked out as plain files
 	{"core.hooksPath", os.DevNull},     // no hooks (there are none anyway)
 	{"core.fsmonitor", "false"},        // no monitor program
-	{"gc.auto", "0"},                   // no background gc in a directory about to be removed
+	{"gc.auto", "0"},                   // no gc in a directory about to be removed,
+	{"maintenance.auto", "false"},      // nor the maintenance fetch would start
 	{"commit.gpgSign", "false"},        // no signing program
 	{"protocol.ext.allow", "never"},    // no ext:: URL runs a command
 	{"init.defaultBranch", "gitstore"}, // quiet: no hint about the default branch
@@ -82,13 +83,14 @@ var config = [][2]string{
 
 // env is the environment of a git command: the process's own without any
 // GIT_ variable (GIT_DIR, GIT_CONFIG_PARAMETERS and the like would change
-// what git does or reads), and with config above. remote adds the token's
-// header, for the one command that talks to the remote.
+// what git does or reads) but the CA certificates a GHES host may need,
+// and with config above. remote adds the token's header, for the one
+// command that talks to the remote.
 func (g *gitDir) env(remote bool) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "GIT_") || k == "SSH_ASKPASS" || k == "LANG" || k == "LANGUAGE" || strings.HasPrefix(k, "LC_") {
+		if strings.HasPrefix(k, "GIT_") && k != "GIT_SSL_CAINFO" && k != "GIT_SSL_CAPATH" || k == "SSH_ASKPASS" || k == "LANG" || k == "LANGUAGE" || strings.HasPrefix(k, "LC_") {
 			continue
 		}
 		env = append(env, kv)
