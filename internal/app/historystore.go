@@ -2,37 +2,39 @@ package app
 
 import (
 	"context"
-	"errors"
 	"io"
 
 	"github.com/natsbench/natsbench-action/history"
+	"github.com/natsbench/natsbench-action/history/gitstore"
 )
 
 // branchStore is the history branch: fetched at depth 1 to read, and
 // updated by fetch, mutate, commit and push without force, retried when
-// another writer pushed first (history/gitstore).
+// another writer pushed first. A seam for the tests of what a run does
+// with the history; history/gitstore is the store.
 type branchStore interface {
 	Fetch(ctx context.Context, dir string) (found bool, err error)
 	Update(ctx context.Context, dir, msg string, mutate func(dir string) error) error
 }
 
 // errDenied is wrapped by a store's error when the remote refused for
-// want of permission.
-var errDenied = errors.New("permission denied by the remote")
+// want of permission (a read-only token, a protected branch).
+var errDenied = gitstore.ErrDenied
 
-// newStore is the branch of the repository at url, reached with token.
+// newStore is the branch of the repository at url (a URL or a local
+// path), reached with token when it is not empty.
 func newStore(url, branch, token string) branchStore {
-	return unavailableStore{}
+	return gitRemote{gitstore.Remote{URL: url, Branch: branch, Token: token}}
 }
 
-type unavailableStore struct{}
+// gitRemote adapts gitstore.Remote, with its default retries.
+type gitRemote struct{ r gitstore.Remote }
 
-func (unavailableStore) Fetch(context.Context, string) (bool, error) {
-	return false, errors.New("the history store is not built in")
-}
+func (g gitRemote) Fetch(ctx context.Context, dir string) (bool, error) { return g.r.Fetch(ctx, dir) }
 
-func (unavailableStore) Update(context.Context, string, string, func(string) error) error {
-	return errors.New("the history store is not built in")
+func (g gitRemote) Update(ctx context.Context, dir, msg string, mutate func(string) error) error {
+	_, err := g.r.Update(ctx, dir, msg, mutate, gitstore.UpdateOptions{})
+	return err
 }
 
 // renderPage writes the trend page of h (history/page); nil until built in.
