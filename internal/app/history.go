@@ -100,7 +100,7 @@ func useHistory(ctx context.Context, a *githubactions.Action, cfg Config, env gh
 	if use.write {
 		rec, err := historyRecord(ctx, cfg, env, ev, dir, r, now)
 		if err == nil {
-			h, err = writeHistory(ctx, a, store, cfg, rec, now)
+			h, err = writeHistory(ctx, a, store, cfg, rec, env.Repository, now)
 		}
 		switch {
 		case errors.Is(err, errDenied):
@@ -129,7 +129,7 @@ func useHistory(ctx context.Context, a *githubactions.Action, cfg Config, env gh
 	out := historyOutcome{trends: h.Trends(keys, r.Base.SHA)}
 	if use.write {
 		out.summary = history.Summary(h, history.SummaryOptions{})
-		if err := writePage(filepath.Join(cfg.OutputDir, "index.html"), h); err != nil {
+		if err := writePage(filepath.Join(cfg.OutputDir, "index.html"), h, env.Repository, now); err != nil {
 			a.Warningf("trend page: %v", err)
 		}
 	}
@@ -181,7 +181,7 @@ func recordID(env ghEnv, key, side string, now time.Time) string {
 
 // writeHistory appends rec to the branch (with retention, and the trend
 // page at its root) and returns the history as pushed.
-func writeHistory(ctx context.Context, a *githubactions.Action, store branchStore, cfg Config, rec history.Record, now time.Time) (*history.History, error) {
+func writeHistory(ctx context.Context, a *githubactions.Action, store branchStore, cfg Config, rec history.Record, repo string, now time.Time) (*history.History, error) {
 	dir, err := os.MkdirTemp("", "natsbench-history-")
 	if err != nil {
 		return nil, fmt.Errorf("writing history: %w", err)
@@ -198,7 +198,7 @@ func writeHistory(ctx context.Context, a *githubactions.Action, store branchStor
 		if err != nil {
 			return err
 		}
-		return writePage(filepath.Join(dir, "index.html"), h)
+		return writePage(filepath.Join(dir, "index.html"), h, repo, now)
 	})
 	if err != nil {
 		return nil, err
@@ -240,9 +240,9 @@ func showHistoryWarnings(a *githubactions.Action, warns []history.Warning) {
 	}
 }
 
-// writePage writes the trend page of h to path, when the page renderer
-// is built in.
-func writePage(path string, h *history.History) error {
+// writePage writes the trend page of h, about the repository repo, to
+// path.
+func writePage(path string, h *history.History, repo string, now time.Time) error {
 	if renderPage == nil {
 		return nil
 	}
@@ -250,7 +250,7 @@ func writePage(path string, h *history.History) error {
 	if err != nil {
 		return fmt.Errorf("writing the trend page: %w", err)
 	}
-	if err := renderPage(f, h); err != nil {
+	if err := renderPage(f, h, repo, now); err != nil {
 		f.Close()
 		return fmt.Errorf("writing the trend page: %w", err)
 	}

@@ -81,7 +81,7 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if renderPage == nil {
 			return errors.New("history: -html: the trend page is not built in")
 		}
-		if err := writePage(*html, h); err != nil {
+		if err := writePage(*html, h, "", now); err != nil {
 			return fmt.Errorf("history: %w", err)
 		}
 		fmt.Fprintf(stderr, "natsbench: trend page in %s\n", *html)

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"io"
+	"time"
 
 	"github.com/natsbench/natsbench-action/history"
 	"github.com/natsbench/natsbench-action/history/gitstore"
@@ -38,4 +39,4 @@ func (g gitRemote) Update(ctx context.Context, dir, msg string, mutate func(stri
 }
 
 // renderPage writes the trend page of h (history/page); nil until built in.
-var renderPage func(w io.Writer, h *history.History) error
+var renderPage func(w io.Writer, h *history.History, repo string, now time.Time) error
