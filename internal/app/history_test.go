@@ -12,6 +12,8 @@ import (
 	"github.com/sethvargo/go-githubactions"
 
 	"github.com/natsbench/natsbench-action/compare"
+	"github.com/natsbench/natsbench-action/history"
+	"github.com/natsbench/natsbench-action/internal/gittest"
 	"github.com/natsbench/natsbench-action/runner"
 )
 
@@ -122,5 +124,46 @@ func writeReportFile(t *testing.T, path string, r *compare.Report) {
 	defer f.Close()
 	if err := compare.WriteJSON(f, r); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestHistoryFromBranch: `history` in a checkout reads the local
+// natsbench-history branch through the git store.
+func TestHistoryFromBranch(t *testing.T) {
+	repoDir := filepath.Join(t.TempDir(), "repo")
+	gittest.MustCommit(t, repoDir, map[string]string{"README": "x\n"}, "main")
+	gittest.Must(t, repoDir, "checkout", "-q", "--orphan", "natsbench-history")
+	gittest.Must(t, repoDir, "rm", "-q", "-rf", ".")
+	store := t.TempDir()
+	now := time.Now()
+	for i, v := range []float64{100e-9, 110e-9, 150e-9} {
+		rec := history.Record{Schema: history.Schema, ID: fmt.Sprintf("%d-1-head-x", i+1), SHA: fmt.Sprintf("%040x", i+1),
+			RunTime: now.Add(time.Duration(i-3) * time.Hour), Side: history.SideHead, Env: history.Env{CPU: "cpu"},
+			Rows: []history.Row{{Package: "example.com/m", Name: "BenchmarkX-2", Unit: "sec/op", N: 6, Center: v, Low: v, High: v}}}
+		if _, err := history.Append(store, rec, 0, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files := map[string]string{}
+	filepath.WalkDir(store, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			data, _ := os.ReadFile(p)
+			rel, _ := filepath.Rel(store, p)
+			files[filepath.ToSlash(rel)] = string(data)
+		}
+		return err
+	})
+	gittest.MustCommit(t, repoDir, files, "history")
+	gittest.Must(t, repoDir, "checkout", "-q", "main")
+	t.Chdir(repoDir)
+	var stdout, stderr bytes.Buffer
+	if err := Run(t.Context(), []string{"history", "-plain"}, func(string) string { return "" }, &stdout, &stderr); err != nil {
+		t.Fatalf("history: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "example.com/m BenchmarkX-2  sec/op  100.0ns  150.0ns  +50.0%        3") {
+		t.Errorf("table:\n%s", stdout.String())
+	}
+	if err := Run(t.Context(), []string{"history", "-branch", "nope"}, func(string) string { return "" }, &stdout, &stderr); err == nil {
+		t.Error("a missing branch (no local branch, no origin) was not an error")
 	}
 }
