@@ -76,6 +76,10 @@ type historyOutcome struct {
 	summary string
 }
 
+// historyTimeout bounds all of a run's work on the history: a read, or a
+// write with its retries (gitstore's backoff adds up to about a minute).
+const historyTimeout = 5 * time.Minute
+
 // maxHistoryWarnings bounds the warnings about bad records shown in the
 // log; the rest are counted.
 const maxHistoryWarnings = 5
@@ -91,6 +95,9 @@ func useHistory(ctx context.Context, a *githubactions.Action, cfg Config, env gh
 	}
 	a.Group("History")
 	defer a.EndGroup()
+	// A remote that hangs must not hold the report back for long.
+	ctx, cancel := context.WithTimeout(ctx, historyTimeout)
+	defer cancel()
 	store, err := historyRemote(cfg, env)
 	if err != nil {
 		a.Warningf("history not read: %v", err)
