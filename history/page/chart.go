@@ -79,6 +79,7 @@ func drawChart(s history.Series, marks []Mark, env func(string) int) (svg []byte
 	}
 	sc := scaleFor(s.Key.Unit, math.Max(math.Abs(lo), math.Abs(hi)))
 	lo, hi = lo*sc.factor, hi*sc.factor
+	nonneg := lo >= 0
 
 	p := plot.New()
 	p.BackgroundColor = color.White
@@ -119,7 +120,7 @@ func drawChart(s history.Series, marks []Mark, env func(string) int) (svg []byte
 		lo, hi = mid-span/2, mid+span/2
 	}
 	ymin, ymax := lo-0.08*span, hi+0.35*span
-	if lo >= 0 && ymin < 0 {
+	if nonneg && ymin < 0 {
 		ymin = 0 // a cost is never negative; don't draw it so
 	}
 	if tmax <= tmin {

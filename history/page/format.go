@@ -75,6 +75,9 @@ func sig3(v float64) string {
 	if v == 0 || math.IsNaN(v) || math.IsInf(v, 0) {
 		return strconv.FormatFloat(v, 'g', -1, 64)
 	}
+	if math.Abs(v) >= 1000 {
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
 	// Round first, so that a carry (9.996 → 10.0) counts its new digit.
 	v, _ = strconv.ParseFloat(strconv.FormatFloat(v, 'g', 3, 64), 64)
 	mag := int(math.Floor(math.Log10(math.Abs(v))))
@@ -153,7 +156,7 @@ func clip(s string, n int) string {
 }
 
 // dateTicks marks whole hours, days or months of UTC run time, at most
-// about six of them, so that a time axis reads "Sep 3", "Sep 10", not
+// about seven of them, so that a time axis reads "Sep 3", "Sep 10", not
 // seconds since 1970 at arbitrary places.
 type dateTicks struct{}
 
@@ -164,9 +167,9 @@ func (dateTicks) Ticks(min, max float64) []plot.Tick {
 	if !(max > min) || math.IsInf(max-min, 0) {
 		return nil
 	}
-	const want = 6
+	const want = 7
 	lo := time.Unix(int64(math.Ceil(min)), 0).UTC()
-	span := time.Duration((max - min) * float64(time.Second))
+	span := (max - min) / 3600 // hours
 	var out []plot.Tick
 	add := func(t time.Time, format string) {
 		x := float64(t.Unix())
@@ -176,16 +179,20 @@ func (dateTicks) Ticks(min, max float64) []plot.Tick {
 	}
 	for _, h := range []int{1, 2, 3, 6, 12} {
 		step := time.Duration(h) * time.Hour
-		if span/step <= want {
+		if span/float64(h) <= want {
 			for t := lo.Truncate(step); !t.After(time.Unix(int64(max), 0)); t = t.Add(step) {
-				add(t, "Jan 2 15:04")
+				if t.Hour() == 0 {
+					add(t, "Jan 2")
+				} else {
+					add(t, "15:04")
+				}
 			}
 			return out
 		}
 	}
 	day := time.Date(lo.Year(), lo.Month(), lo.Day(), 0, 0, 0, 0, time.UTC)
 	for _, d := range []int{1, 2, 7, 14} {
-		if span/(time.Duration(d)*24*time.Hour) <= want {
+		if span/float64(24*d) <= want {
 			for t := day; float64(t.Unix()) <= max; t = t.AddDate(0, 0, d) {
 				add(t, "Jan 2")
 			}
@@ -193,11 +200,14 @@ func (dateTicks) Ticks(min, max float64) []plot.Tick {
 		}
 	}
 	for _, m := range []int{1, 2, 3, 6, 12, 24, 60, 120} {
-		if span/(time.Duration(m)*30*24*time.Hour) < want || m == 120 {
-			first := time.Date(lo.Year(), lo.Month(), 1, 0, 0, 0, 0, time.UTC)
+		if span/float64(24*30*m) <= want || m == 120 {
+			// Aligned: every second month starts in January, every
+			// quarter is a calendar quarter.
+			month := time.Month((int(lo.Month())-1)/m*m + 1)
 			if m >= 12 {
-				first = time.Date(lo.Year(), 1, 1, 0, 0, 0, 0, time.UTC)
+				month = 1
 			}
+			first := time.Date(lo.Year(), month, 1, 0, 0, 0, 0, time.UTC)
 			for t := first; float64(t.Unix()) <= max; t = t.AddDate(0, m, 0) {
 				if m >= 12 {
 					add(t, "2006")

@@ -1,6 +1,7 @@
 package page
 
 import (
+	"crypto/sha1"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -56,7 +57,7 @@ func synthetic(tb testing.TB, rows []row, records, breakAt, stepAt int) *history
 			env, hw = xeon, 0.85
 		}
 		rec := history.Record{
-			Schema: history.Schema, ID: fmt.Sprintf("run-%d-1-head", 1000+i), SHA: fmt.Sprintf("%040x", 0xabc000+i*7919),
+			Schema: history.Schema, ID: fmt.Sprintf("run-%d-1-head", 1000+i), SHA: fmt.Sprintf("%x", sha1.Sum([]byte{byte(i), byte(i >> 8)})),
 			CommitTime: t.Add(-time.Hour), RunTime: t, Ref: "refs/heads/main", Event: "schedule",
 			RunURL: fmt.Sprintf("https://github.com/natsbench/natsbench-action/actions/runs/%d", 9000+i),
 			Side:   history.SideHead, Env: env, Count: 10, Benchtime: "1s",
