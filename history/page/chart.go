@@ -119,7 +119,7 @@ func drawChart(s history.Series, marks []Mark, env func(string) int) (svg []byte
 	if mid := (hi + lo) / 2; hi-lo < span {
 		lo, hi = mid-span/2, mid+span/2
 	}
-	ymin, ymax := lo-0.08*span, hi+0.35*span
+	ymin, ymax := lo-0.08*span, hi+0.5*span
 	if nonneg && ymin < 0 {
 		ymin = 0 // a cost is never negative; don't draw it so
 	}
@@ -129,10 +129,16 @@ func drawChart(s history.Series, marks []Mark, env func(string) int) (svg []byte
 	pad := (tmax - tmin) * 0.02
 	xmin, xmax := tmin-pad, tmax+pad
 
+	// Labels go in rows in the headroom: breaks in the top two, marks in
+	// the two below; a label that fits in none of its rows is left out
+	// (the line stays, and the page lists every environment).
+	lb := labeler{xmin: xmin, xmax: xmax, rowY: func(row int) float64 { return ymax - (0.03+0.07*float64(row))*(ymax-ymin) }, handler: p.TextHandler}
 	for _, b := range s.Breaks() {
 		x := (unix(pts[b-1]) + unix(pts[b])) / 2
-		label := "→ " + envLabel(pts[b-1].Env, pts[b].Env)
-		if err := vline(p, x, ymin, ymax, breakColor, []vg.Length{3, 2.5}, label, ymax-0.03*(ymax-ymin), xmin, xmax); err != nil {
+		if err := vline(p, x, ymin, ymax, breakColor, []vg.Length{3, 2.5}); err != nil {
+			return nil, err
+		}
+		if err := lb.add(p, x, "→ "+envLabel(pts[b-1].Env, pts[b].Env), breakColor, 0, 1); err != nil {
 			return nil, err
 		}
 	}
@@ -141,7 +147,10 @@ func drawChart(s history.Series, marks []Mark, env func(string) int) (svg []byte
 			continue
 		}
 		x := unix(pts[m.Index])
-		if err := vline(p, x, ymin, ymax, markColor, nil, clip(m.Label, 48), ymax-0.15*(ymax-ymin), xmin, xmax); err != nil {
+		if err := vline(p, x, ymin, ymax, markColor, nil); err != nil {
+			return nil, err
+		}
+		if err := lb.add(p, x, clip(m.Label, 48), markColor, 2, 3); err != nil {
 			return nil, err
 		}
 	}
@@ -231,30 +240,82 @@ func drawSegment(p *plot.Plot, seg []history.Point, f float64, col color.NRGBA, 
 	return nil
 }
 
-// vline draws a vertical line at x over the whole height, with label at
-// labelY beside it: right of the line, or left of it in the right third
-// of the chart so that it stays inside.
-func vline(p *plot.Plot, x, ymin, ymax float64, col color.NRGBA, dashes []vg.Length, label string, labelY, xmin, xmax float64) error {
+// vline draws a vertical line at x over the whole height.
+func vline(p *plot.Plot, x, ymin, ymax float64, col color.NRGBA, dashes []vg.Length) error {
 	l, err := plotter.NewLine(plotter.XYs{{X: x, Y: ymin}, {X: x, Y: ymax}})
 	if err != nil {
 		return err
 	}
 	l.LineStyle = draw.LineStyle{Color: col, Width: 1.1, Dashes: dashes}
 	p.Add(l)
+	return nil
+}
+
+// labeler places the labels of vertical lines in rows so that they do not
+// overlap: beside the line, to its right, or to its left in the right
+// part of the chart so that it stays inside.
+type labeler struct {
+	xmin, xmax float64
+	rowY       func(row int) float64
+	handler    text.Handler
+	taken      map[int][][2]float64 // x intervals per row, in points
+}
+
+// plotWidth is about the width of a chart's data area, in points: the
+// chart less its y axis.
+const plotWidth = chartWidth - 48
+
+func (l *labeler) add(p *plot.Plot, x float64, label string, col color.NRGBA, rows ...int) error {
 	if label == "" {
 		return nil
 	}
-	lb, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: x, Y: labelY}}, Labels: []string{label}})
-	if err != nil {
-		return err
+	st := text.Style{Color: col, Font: font.From(sans, 9.5), YAlign: text.YTop, Handler: l.handler}
+	off := vg.Length(3)
+	at := (x - l.xmin) / (l.xmax - l.xmin) * float64(plotWidth)
+	// Right of the line if it fits, else left of it, shortened to the
+	// wider side if it fits neither.
+	room := max(float64(plotWidth)-at, at) - 3
+	for r := []rune(label); float64(st.Width(label)) > room && len(r) > 2; r = r[:len(r)-1] {
+		label = string(r[:len(r)-2]) + "…"
 	}
-	st := text.Style{Color: col, Font: font.From(sans, 9.5), YAlign: text.YTop, Handler: p.TextHandler}
-	lb.Offset = vg.Point{X: 3}
-	if x > xmin+(xmax-xmin)*0.62 {
+	w := float64(st.Width(label))
+	lo, hi := at+3, at+3+w
+	if hi > float64(plotWidth) {
 		st.XAlign = text.XRight
-		lb.Offset = vg.Point{X: -3}
+		off = -3
+		lo, hi = at-3-w, at-3
 	}
-	lb.TextStyle = []text.Style{st}
-	p.Add(lb)
+	if l.taken == nil {
+		l.taken = map[int][][2]float64{}
+	}
+	for _, row := range rows {
+		free := true
+		for _, iv := range l.taken[row] {
+			if lo < iv[1]+4 && iv[0] < hi+4 {
+				free = false
+				break
+			}
+		}
+		if !free {
+			continue
+		}
+		l.taken[row] = append(l.taken[row], [2]float64{lo, hi})
+		lb, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: x, Y: l.rowY(row)}}, Labels: []string{label}})
+		if err != nil {
+			return err
+		}
+		lb.Offset = vg.Point{X: off}
+		lb.TextStyle = []text.Style{st}
+		p.Add(textOnly{lb})
+		return nil
+	}
 	return nil
 }
+
+// textOnly draws labels without telling the plot their extent: labelled
+// lines are placed inside the data area already, and the plot must not
+// shrink its axes to make room for them.
+type textOnly struct{ l *plotter.Labels }
+
+// Plot implements plot.Plotter.
+func (t textOnly) Plot(c draw.Canvas, p *plot.Plot) { t.l.Plot(c, p) }
