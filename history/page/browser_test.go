@@ -95,6 +95,18 @@ func TestBrowser(t *testing.T) {
 		b.checkQuiet(t)
 	})
 
+	t.Run("a year", func(t *testing.T) {
+		// The bounded page of the benchmark: 200 charts of 365 points.
+		h := synthetic(t, yearRows(), 365, 200, -1)
+		b := load(t, actx, h, Options{Repository: "o/r", Generated: end})
+		// A figure to report, not to assert: the machine is shared.
+		ms, err := chromedp.Run(b.ctx, chromedp.Evaluate[float64](`performance.getEntriesByType("navigation")[0].loadEventEnd`))
+		t.Logf("the year's page loaded in %.0f ms (err %v)", ms, err)
+		b.checkCharts(t, 200)
+		b.checkFilter(t, "pkg03 op07", 2)
+		b.checkQuiet(t)
+	})
+
 	t.Run("hostile names", func(t *testing.T) {
 		h := hostileHistory(t)
 		marks := map[history.Key][]Mark{}

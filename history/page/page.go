@@ -151,10 +151,12 @@ func Render(w io.Writer, h *history.History, opt Options) error {
 		if r.Side != history.SideHead {
 			continue
 		}
-		if v.Records == 0 {
+		if v.Records == 0 || r.RunTime.Before(first) {
 			first = r.RunTime
 		}
-		last = r.RunTime
+		if v.Records == 0 || r.RunTime.After(last) {
+			last = r.RunTime
+		}
 		v.Records++
 	}
 	if v.Records > 0 {
@@ -193,7 +195,11 @@ func Render(w io.Writer, h *history.History, opt Options) error {
 	close(next)
 	wg.Wait()
 	if capped > 0 {
-		v.Notes = append(v.Notes, fmt.Sprintf("%d charts show only their newest %d points.", capped, opt.MaxPoints))
+		note := fmt.Sprintf("%d charts show only their newest %d points.", capped, opt.MaxPoints)
+		if capped == 1 {
+			note = fmt.Sprintf("1 chart shows only its newest %d points.", opt.MaxPoints)
+		}
+		v.Notes = append(v.Notes, note)
 	}
 	for i, s := range series {
 		if errs[i] != nil {

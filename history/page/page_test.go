@@ -221,3 +221,30 @@ func set(words string) map[string]bool {
 	}
 	return m
 }
+
+// TestRenderHeadOnly asserts that the page draws the code as it was on its
+// branch: base records (a pull request's merge base) are neither charted
+// nor counted, and one record is a chart of one point with no change.
+func TestRenderHeadOnly(t *testing.T) {
+	h := synthetic(t, realistic[:1], 2, -1, -1)
+	base := h.Records[1]
+	base.ID, base.Side = "run-x-base", history.SideBase
+	for i := range base.Rows {
+		base.Rows[i].Center *= 100
+		base.Rows[i].Low *= 100
+		base.Rows[i].High *= 100
+	}
+	h.Records = append(h.Records[:1], base)
+	page := html.UnescapeString(render(t, h, Options{Generated: end}))
+	for _, want := range []string{"1 record · ", "1 point</span>", "amd64</span> <span class=\"muted\">1 record, "} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	if strings.Contains(page, `class="change`) {
+		t.Error("a chart of one point shows a change")
+	}
+	if n := strings.Count(page, "<svg "); n != 1 {
+		t.Errorf("%d charts, want 1", n)
+	}
+}
