@@ -221,32 +221,41 @@ func (dateTicks) Ticks(min, max float64) []plot.Tick {
 	return out
 }
 
-// valueTicks are gonum's default ticks labelled with as many decimals as
-// their step needs, so that close ticks do not all read "1.2".
+// valueTicks are three to seven ticks at multiples of 1, 2, 2.5 or 5
+// times a power of ten, labelled with the decimals their step needs.
+// (gonum's DefaultTicks can start at an offset, 13.25, 14.25, which a
+// label of "13", "14" would misstate.)
 type valueTicks struct{}
 
 var _ plot.Ticker = valueTicks{}
 
 // Ticks implements plot.Ticker.
 func (valueTicks) Ticks(min, max float64) []plot.Tick {
-	ticks := plot.DefaultTicks{}.Ticks(min, max)
-	var major []float64
-	for _, t := range ticks {
-		if t.Label != "" {
-			major = append(major, t.Value)
+	if !(max > min) || math.IsInf(max-min, 0) {
+		return nil
+	}
+	raw := (max - min) / 6
+	mag := math.Pow(10, math.Floor(math.Log10(raw)))
+	step, dec := 10*mag, -int(math.Floor(math.Log10(mag)))-1
+	for _, m := range []float64{1, 2, 2.5, 5} {
+		if m*mag >= raw {
+			step, dec = m*mag, -int(math.Floor(math.Log10(mag)))
+			if m == 2.5 {
+				dec++
+			}
+			break
 		}
 	}
-	if len(major) < 2 {
-		return ticks
+	if dec < 0 {
+		dec = 0
 	}
-	step := math.Abs(major[1] - major[0])
-	dec := 0
-	for ; dec < 12 && math.Abs(step*math.Pow10(dec)-math.Round(step*math.Pow10(dec))) > 1e-6*step*math.Pow10(dec); dec++ {
-	}
-	for i, t := range ticks {
-		if t.Label != "" {
-			ticks[i].Label = strconv.FormatFloat(t.Value, 'f', dec, 64)
+	var ticks []plot.Tick
+	for k := math.Ceil(min / step); k*step <= max; k++ {
+		v := k * step
+		if math.Abs(v) < step*1e-9 {
+			v = 0 // not -0
 		}
+		ticks = append(ticks, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'f', dec, 64)})
 	}
 	return ticks
 }

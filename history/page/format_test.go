@@ -2,6 +2,8 @@ package page
 
 import (
 	"fmt"
+	"math"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -110,21 +112,30 @@ func TestDateTicks(t *testing.T) {
 	}
 }
 
-func TestValueTicksDistinct(t *testing.T) {
-	for _, r := range [][2]float64{{1.15, 1.17}, {0.7, 1.1}, {2.2, 3.0}, {13.3, 14.7}, {100, 500}, {0.00012, 0.00019}} {
-		seen := map[string]bool{}
-		for _, tk := range (valueTicks{}).Ticks(r[0], r[1]) {
-			if tk.Label == "" {
-				continue
-			}
-			if seen[tk.Label] {
-				t.Errorf("range %v: label %q twice", r, tk.Label)
-			}
-			seen[tk.Label] = true
+// TestValueTicks asserts that each label says its tick's value, and that
+// a chart gets a few of them.
+func TestValueTicks(t *testing.T) {
+	for _, r := range [][2]float64{{1.15, 1.17}, {0.7, 1.1}, {2.2, 3.0}, {13.188, 15.4}, {100, 500}, {0.00012, 0.00019}, {-3, 7}, {0, 1}, {998, 1003}} {
+		ticks := (valueTicks{}).Ticks(r[0], r[1])
+		if len(ticks) < 3 || len(ticks) > 9 {
+			t.Errorf("range %v: %d ticks", r, len(ticks))
 		}
-		if len(seen) < 2 {
-			t.Errorf("range %v: %d labels", r, len(seen))
+		for _, tk := range ticks {
+			v, err := strconv.ParseFloat(tk.Label, 64)
+			if err != nil || math.Abs(v-tk.Value) > (r[1]-r[0])*1e-9 {
+				t.Errorf("range %v: tick at %g is labelled %q", r, tk.Value, tk.Label)
+			}
+			if tk.Value < r[0] || tk.Value > r[1] {
+				t.Errorf("range %v: tick at %g is outside", r, tk.Value)
+			}
 		}
+	}
+	var got []string
+	for _, tk := range (valueTicks{}).Ticks(13.188, 15.4) {
+		got = append(got, tk.Label)
+	}
+	if fmt.Sprint(got) != "[13.5 14.0 14.5 15.0]" {
+		t.Errorf("ticks of [13.188, 15.4]: %v", got)
 	}
 }
 
