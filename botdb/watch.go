@@ -10,13 +10,14 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// watchGrace is how long after the event watch is (re)subscribed the
-// service sends a probe for every query without MinSeqHeader. Around a
+// EventWatchGrace is how long after the event watch is (re)subscribed (at
+// start, after a reconnect) the service sends a probe for every query
+// without MinSeqHeader, skipping none (see ServiceConfig.NoEventWatch). Around a
 // subscription the protocol does not order another client's event before
 // the probe (docs/BOTDB.md, "Skipping the probe"); a second is far longer
 // than the server takes between matching an event's subscribers and
 // queueing it for the stream.
-const watchGrace = time.Second
+const EventWatchGrace = time.Second
 
 // watchChanLen bounds the events the watch holds before its drainer takes
 // them; beyond it they are dropped, which counts as an arrival all the same.
@@ -53,7 +54,7 @@ type eventWatch struct {
 	seq   uint64 // its sequence
 	gen   uint64 // events arrived before it was sent
 	recon uint64 // the connection's reconnects when it was sent
-	// seenRecon is the last reconnect count seen; trustFrom is watchGrace
+	// seenRecon is the last reconnect count seen; trustFrom is EventWatchGrace
 	// after the watch's subscription was (re)made, as far as it is known.
 	seenRecon uint64
 	trustFrom time.Time
@@ -90,7 +91,7 @@ func startWatch(nc *nats.Conn, subjects []string, now func() time.Time) (*eventW
 		return nil, fmt.Errorf("watching events: %w", err)
 	}
 	w.seenRecon = nc.Stats().Reconnects
-	w.trustFrom = now().Add(watchGrace)
+	w.trustFrom = now().Add(EventWatchGrace)
 	go w.drain(ch)
 	return w, nil
 }
@@ -155,7 +156,7 @@ func (w *eventWatch) reconnectsLocked() uint64 {
 	r := w.nc.Stats().Reconnects
 	if r != w.seenRecon {
 		w.seenRecon = r
-		w.trustFrom = w.now().Add(watchGrace)
+		w.trustFrom = w.now().Add(EventWatchGrace)
 		w.valid = false
 	}
 	return r
