@@ -50,7 +50,8 @@ func waitWatchTrusted(t *testing.T, e *env, nc *nats.Conn, user string) {
 // follows a probe with no event in between reuses its sequence (no probe);
 // a query after an event from its own connection or from another probes
 // again, and every count is exact; so does the first query after the
-// service's connection reconnects.
+// service's connection reconnects (the grace's end is not tested: it is a
+// matter of time).
 func TestIdlePlainQuerySkipsProbe(t *testing.T) {
 	e := newEnv(t, ServiceConfig{})
 	c := e.svc.mode.(*jsConsumer)
@@ -108,9 +109,6 @@ func TestIdlePlainQuerySkipsProbe(t *testing.T) {
 	})
 	if n := ask(e.nc, "mine", 5); n != 1 {
 		t.Errorf("the first query after a reconnect sent %d probes, want 1", n)
-	}
-	if n := ask(e.nc, "mine", 5); n != 1 {
-		t.Errorf("a query within the grace after a reconnect sent %d probes, want 1", n)
 	}
 }
 
