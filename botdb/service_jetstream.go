@@ -388,6 +388,9 @@ func (c *jsConsumer) run() error {
 	k := c.sink
 	var next *pull
 	for {
+		if c.watch != nil {
+			c.watch.discard()
+		}
 		if k.stopping() && !c.group.lingering {
 			next.abandon()
 			return nil

@@ -19,13 +19,10 @@ import (
 // queueing it for the stream.
 const EventWatchGrace = time.Second
 
-// watchChanLen bounds the events the watch holds before its drainer takes
-// them; beyond it they are dropped, which counts as an arrival all the same.
-const watchChanLen = 64 << 10
-
-// watchPause lets the drainer take events in batches rather than waking
-// for each one.
-const watchPause = time.Millisecond
+// watchChanLen bounds the events the watch holds until the consume loop
+// discards them; beyond it they are dropped, which counts as an arrival
+// all the same.
+const watchChanLen = 16 << 10
 
 // eventWatch tells a query that carries no MinSeqHeader whether the last
 // probe's sequence is still a barrier for it, so that a plain client that
@@ -46,7 +43,7 @@ const watchPause = time.Millisecond
 type eventWatch struct {
 	nc   *nats.Conn
 	subs []*nats.Subscription
-	stop chan struct{}
+	ch   chan *nats.Msg // what the subscriptions deliver, never read but to discard
 	now  func() time.Time
 
 	mu    sync.Mutex
@@ -66,7 +63,7 @@ type watchToken struct {
 	ok         bool // the watch may vouch for this probe
 }
 
-// startWatch subscribes to subjects on nc and starts the drainer.
+// startWatch subscribes to subjects on nc.
 func startWatch(nc *nats.Conn, subjects []string, now func() time.Time) (*eventWatch, error) {
 	var id [8]byte
 	if _, err := rand.Read(id[:]); err != nil {
@@ -75,10 +72,9 @@ func startWatch(nc *nats.Conn, subjects []string, now func() time.Time) (*eventW
 	// A group of its own: the server delivers to it after the stream's
 	// subscription, and no other instance takes its events.
 	group := "botdb-watch-" + hex.EncodeToString(id[:])
-	ch := make(chan *nats.Msg, watchChanLen)
-	w := &eventWatch{nc: nc, stop: make(chan struct{}), now: now}
+	w := &eventWatch{nc: nc, ch: make(chan *nats.Msg, watchChanLen), now: now}
 	for _, subj := range subjects {
-		sub, err := nc.ChanQueueSubscribe(subj, group, ch)
+		sub, err := nc.ChanQueueSubscribe(subj, group, w.ch)
 		if err != nil {
 			w.close()
 			return nil, fmt.Errorf("watching %s: %w", subj, err)
@@ -92,41 +88,21 @@ func startWatch(nc *nats.Conn, subjects []string, now func() time.Time) (*eventW
 	}
 	w.seenRecon = nc.Stats().Reconnects
 	w.trustFrom = now().Add(EventWatchGrace)
-	go w.drain(ch)
 	return w, nil
 }
 
-// drain discards what the subscriptions deliver: only their counts matter.
-func (w *eventWatch) drain(ch chan *nats.Msg) {
-	t := time.NewTimer(time.Hour)
-	t.Stop()
-	for {
-		select {
-		case <-ch:
-		case <-w.stop:
-			return
-		}
-		t.Reset(watchPause)
-		select {
-		case <-t.C:
-		case <-w.stop:
-			return
-		}
-		for n := len(ch); n > 0; n-- {
-			<-ch
-		}
+// discard empties the channel without waiting: only the counts matter.
+// The consume loop calls it as it goes, which costs no wake-up of its own.
+func (w *eventWatch) discard() {
+	for n := len(w.ch); n > 0; n-- {
+		<-w.ch
 	}
 }
 
-// close unsubscribes and stops the drainer.
+// close unsubscribes.
 func (w *eventWatch) close() {
 	for _, sub := range w.subs {
 		_ = sub.Unsubscribe()
-	}
-	select {
-	case <-w.stop:
-	default:
-		close(w.stop)
 	}
 }
 
