@@ -635,6 +635,11 @@ func (c *jsConsumer) gather(p *pull) error {
 
 // add appends a delivered message to pending; false if it is dropped.
 func (c *jsConsumer) add(m jetstream.Msg) bool {
+	if c.watch != nil {
+		// Its copies of the events arrive ahead of the deliveries: empty
+		// it with each delivery, so that a burst does not fill it.
+		c.watch.discard()
+	}
 	if c.needReset {
 		return false // after a gap: drop the rest of this fetch, it comes again
 	}

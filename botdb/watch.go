@@ -20,9 +20,10 @@ import (
 const EventWatchGrace = time.Second
 
 // watchChanLen bounds the events the watch holds until the consume loop
-// discards them; beyond it they are dropped, which counts as an arrival
-// all the same.
-const watchChanLen = 16 << 10
+// discards them (it does with every delivery, so it holds about what
+// arrives during one commit); beyond it they are dropped, which counts as
+// an arrival all the same, and nats.go reports a slow consumer.
+const watchChanLen = 64 << 10
 
 // eventWatch tells a query that carries no MinSeqHeader whether the last
 // probe's sequence is still a barrier for it, so that a plain client that
