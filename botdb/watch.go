@@ -12,8 +12,8 @@ import (
 
 // EventWatchGrace is how long after the event watch is (re)subscribed (at
 // start, after a reconnect) the service sends a probe for every query
-// without MinSeqHeader, skipping none (see ServiceConfig.NoEventWatch). Around a
-// subscription the protocol does not order another client's event before
+// without MinSeqHeader, skipping none (see ServiceConfig.NoEventWatch).
+// Around a subscription the protocol does not order another client's event before
 // the probe (docs/BOTDB.md, "Skipping the probe"); a second is far longer
 // than the server takes between matching an event's subscribers and
 // queueing it for the stream.
@@ -126,9 +126,9 @@ func (w *eventWatch) arrived() (uint64, bool) {
 	return n, true
 }
 
-// reconnects notes a reconnect of the connection: its subscriptions were
-// made again, so the grace starts over and the recorded probe is void.
-// It is called with mu held.
+// reconnectsLocked returns the connection's reconnect count and notes a
+// new reconnect: the subscriptions were made again, so the grace starts
+// over and the recorded probe is void. mu is held.
 func (w *eventWatch) reconnectsLocked() uint64 {
 	r := w.nc.Stats().Reconnects
 	if r != w.seenRecon {
