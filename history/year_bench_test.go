@@ -16,6 +16,7 @@ import (
 
 	"github.com/natsbench/natsbench-action/compare"
 	"github.com/natsbench/natsbench-action/history"
+	"github.com/natsbench/natsbench-action/history/page"
 )
 
 // yearStore writes a year of daily runs of a 200-row suite into a store
@@ -75,7 +76,13 @@ func yearStore(tb testing.TB, dir string, end time.Time) (raw, packed int) {
 // 200 rows): Load, every series, the trends of 20 significant rows for a
 // comment, and the job summary's trends. The store's size on disk and
 // compressed are reported as store-B and zlib-B.
-func BenchmarkYear(b *testing.B) {
+func BenchmarkYear(b *testing.B) { benchmarkYear(b, false) }
+
+// BenchmarkYearWithPage adds the trend page to what BenchmarkYear does,
+// as a trusted run does, and reports the page's size as page-B.
+func BenchmarkYearWithPage(b *testing.B) { benchmarkYear(b, true) }
+
+func benchmarkYear(b *testing.B, withPage bool) {
 	end := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	dir := b.TempDir()
 	raw, packed := yearStore(b, dir, end)
@@ -87,6 +94,7 @@ func BenchmarkYear(b *testing.B) {
 	for _, s := range h.Series(history.SideHead)[:20] {
 		keys = append(keys, compare.TrendKey{Package: s.Key.Package, Name: s.Key.Name, Unit: s.Key.Unit})
 	}
+	pageBytes := 0
 	cpu0 := cpuTime(b)
 	b.ResetTimer()
 	for b.Loop() {
@@ -103,12 +111,22 @@ func BenchmarkYear(b *testing.B) {
 		if history.Summary(h, history.SummaryOptions{}) == "" {
 			b.Fatal("no summary")
 		}
+		if withPage {
+			var buf bytes.Buffer
+			if err := page.Render(&buf, h, page.Options{Repository: "octo/repo", Generated: end}); err != nil {
+				b.Fatal(err)
+			}
+			pageBytes = buf.Len()
+		}
 	}
 	// After the loop: ResetTimer would drop them. CPU time, all threads
 	// (GC included), says more than wall time on a shared machine.
 	b.ReportMetric(float64((cpuTime(b)-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op")
 	b.ReportMetric(float64(raw), "store-B")
 	b.ReportMetric(float64(packed), "zlib-B")
+	if withPage {
+		b.ReportMetric(float64(pageBytes), "page-B")
+	}
 }
 
 // cpuTime is the process's user and system time so far.

@@ -96,8 +96,12 @@ func TestHistoryFromReports(t *testing.T) {
 	}
 	writeFile(t, filepath.Join(dir, "broken", "report.json"), `{"schema": "natsbench/report/v1", "benchmarks": 7}`)
 	var stdout, stderr bytes.Buffer
-	if err := Run(t.Context(), []string{"history", "-dir", dir}, func(string) string { return "" }, &stdout, &stderr); err != nil {
+	html := filepath.Join(t.TempDir(), "trends.html")
+	if err := Run(t.Context(), []string{"history", "-dir", dir, "-html", html}, func(string) string { return "" }, &stdout, &stderr); err != nil {
 		t.Fatalf("history -dir: %v\n%s", err, stderr.String())
+	}
+	if page, err := os.ReadFile(html); err != nil || !strings.Contains(string(page), "<svg") || !strings.Contains(string(page), "Grow-2") {
+		t.Errorf("-html wrote no trend page with charts: %v", err)
 	}
 	out := stdout.String()
 	if !strings.Contains(out, "| Grow-2 | sec/op | 102.5ns | 202.5ns | +97.6% | 3 | 2026-11-01 |") ||

@@ -7,6 +7,7 @@ import (
 
 	"github.com/natsbench/natsbench-action/history"
 	"github.com/natsbench/natsbench-action/history/gitstore"
+	"github.com/natsbench/natsbench-action/history/page"
 )
 
 // branchStore is the history branch: fetched at depth 1 to read, and
@@ -38,5 +39,10 @@ func (g gitRemote) Update(ctx context.Context, dir, msg string, mutate func(stri
 	return err
 }
 
-// renderPage writes the trend page of h (history/page); nil until built in.
-var renderPage func(w io.Writer, h *history.History, repo string, now time.Time) error
+// renderPage writes the trend page of h, about repo, made at now. It is
+// a variable so that a build without the page (and its plotting library)
+// stays possible; the history command reports when it is nil. Change
+// points (changepoint, issue 16) reach the page through Options.Marks.
+var renderPage = func(w io.Writer, h *history.History, repo string, now time.Time) error {
+	return page.Render(w, h, page.Options{Repository: repo, Generated: now})
+}
