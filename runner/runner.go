@@ -180,17 +180,25 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("making the output directory: %w", err)
 	}
 
+	s.phase(PhaseCheckout, start)
+
+	t := time.Now()
 	targets, err := s.prepare(ctx, sides, modDirs, binDir)
 	if err != nil {
 		return nil, err
 	}
+	s.phase(PhaseBuild, t)
+	t = time.Now()
 	if err := s.rounds(ctx, sides, targets); err != nil {
 		return nil, err
 	}
+	s.phase(PhaseRounds, t)
 	if cfg.Profile {
+		t = time.Now()
 		if err := s.profile(ctx, targets, filepath.Join(outDir, "profiles")); err != nil {
 			return nil, err
 		}
+		s.phase(PhaseProfile, t)
 	}
 
 	s.res.HeadFile = filepath.Join(outDir, "head.txt")
@@ -206,8 +214,22 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}
 	s.res.Elapsed = time.Since(start)
-	s.prog.printf("done in %s", roundDuration(s.res.Elapsed))
+	s.prog.printf("done in %s (%s)", roundDuration(s.res.Elapsed), phaseList(s.res.Phases))
 	return s.res, nil
+}
+
+// phase records that the phase name ran from start until now.
+func (s *state) phase(name string, start time.Time) {
+	s.res.Phases = append(s.res.Phases, Phase{Name: name, Elapsed: time.Since(start)})
+}
+
+// phaseList says where the time went: "checkout 0.1s, build 2.3s, ...".
+func phaseList(phases []Phase) string {
+	parts := make([]string, len(phases))
+	for i, p := range phases {
+		parts[i] = fmt.Sprintf("%s %.1fs", p.Name, p.Elapsed.Seconds())
+	}
+	return strings.Join(parts, ", ")
 }
 
 // prepare lists, builds and lists the benchmarks of every package on

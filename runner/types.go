@@ -93,11 +93,36 @@ type Result struct {
 	// Seed is the seed that chose Orders; Config.Seed repeats them.
 	Seed    int64
 	Elapsed time.Duration
+	// Phases is where Elapsed went, in the order the phases ran (see
+	// the Phase names); a phase that did not run is not listed.
+	Phases []Phase
 	// Command reproduces this run locally (for the report).
 	Command string
 	// Shard is the split of a sharded run; nil when Config.Shard is unset.
 	Shard *ShardResult
 }
+
+// Phase is one stage of a Run and the wall time it took: the time that
+// the benchmarks themselves do not take is the action's overhead, and
+// these say where it goes.
+type Phase struct {
+	// Name is one of the Phase* names.
+	Name    string
+	Elapsed time.Duration
+}
+
+// The phases of a Run.
+const (
+	// PhaseCheckout resolves the commits and checks the baseline out.
+	PhaseCheckout = "checkout"
+	// PhaseBuild lists the packages, builds the test binaries and asks
+	// each binary for its benchmarks.
+	PhaseBuild = "build"
+	// PhaseRounds runs the measured rounds.
+	PhaseRounds = "rounds"
+	// PhaseProfile runs the unmeasured CPU-profile runs.
+	PhaseProfile = "profile"
+)
 
 // Failure, BuildError and Hotspot are the runner's records of what went
 // wrong and where the time went; they live in package outcome so that
