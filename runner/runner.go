@@ -193,22 +193,26 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	s.phase(PhaseRounds, t)
-	if cfg.Profile {
-		t = time.Now()
-		if err := s.profile(ctx, targets, filepath.Join(outDir, "profiles")); err != nil {
-			return nil, err
-		}
-		s.phase(PhaseProfile, t)
-	}
 
 	s.res.HeadFile = filepath.Join(outDir, "head.txt")
 	s.res.Head = s.out[Head].bytes()
+	if cfg.Baseline != "" {
+		s.res.BaseFile = filepath.Join(outDir, "base.txt")
+		s.res.Base = s.out[Base].bytes()
+	}
+	if cfg.Profile {
+		if profiled := s.toProfile(targets); len(profiled) > 0 {
+			t = time.Now()
+			if err := s.profile(ctx, profiled, filepath.Join(outDir, "profiles")); err != nil {
+				return nil, err
+			}
+			s.phase(PhaseProfile, t)
+		}
+	}
 	if err := os.WriteFile(s.res.HeadFile, s.res.Head, 0o644); err != nil {
 		return nil, fmt.Errorf("writing head results: %w", err)
 	}
 	if cfg.Baseline != "" {
-		s.res.BaseFile = filepath.Join(outDir, "base.txt")
-		s.res.Base = s.out[Base].bytes()
 		if err := os.WriteFile(s.res.BaseFile, s.res.Base, 0o644); err != nil {
 			return nil, fmt.Errorf("writing base results: %w", err)
 		}
@@ -632,6 +636,25 @@ func profileSmall(path string) bool {
 }
 
 var unsafeFileChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// toProfile returns the targets of the packages that cfg.ProfileOnly
+// names, all of them when it is nil.
+func (s *state) toProfile(targets []*target) []*target {
+	if s.cfg.ProfileOnly == nil {
+		return targets
+	}
+	want := map[string]bool{}
+	for _, p := range s.cfg.ProfileOnly(s.res) {
+		want[p] = true
+	}
+	var out []*target
+	for _, t := range targets {
+		if want[t.pkg] {
+			out = append(out, t)
+		}
+	}
+	return out
+}
 
 // profile runs every target once more, unmeasured, with a CPU profile,
 // and keeps each profile's hotspots. A run that fails here was reported

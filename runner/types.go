@@ -42,8 +42,16 @@ type Config struct {
 	Baseline string
 	// NATS gives every benchmark process an in-process NATS server via NATS_URL.
 	NATS bool
-	// Profile collects a CPU profile in one extra, unmeasured round per side.
+	// Profile collects a CPU profile in one extra, unmeasured run per
+	// side of every package, or of those ProfileOnly names.
 	Profile bool
+	// ProfileOnly, when set, names after the measured rounds the import
+	// paths of the packages to profile, given the results so far (Base
+	// and Head are set; the files are not written yet). The report shows
+	// hotspots of regressed packages only, and a profile of every package
+	// costs another run of each on each side: about a twentieth of the
+	// rounds at the default count. nil profiles every package.
+	ProfileOnly func(*Result) []string
 	// OutputDir receives base.txt, head.txt and the profiles.
 	OutputDir string
 	// Progress receives human-readable progress lines; nil discards them.
