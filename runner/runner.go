@@ -271,9 +271,13 @@ func (s *state) prepare(ctx context.Context, sides []Side, modDirs map[Side]stri
 		err      error
 	}
 	outcomes := make([]outcome, len(targets))
+	built := s.buildSides(ctx, targets, binDir)
 	sem := make(chan struct{}, buildParallelism)
 	var wg sync.WaitGroup
 	for i, t := range targets {
+		if built[t] {
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -437,3 +437,30 @@ func TestRunForeignOwner(t *testing.T) {
 		t.Errorf("base results = %v", got)
 	}
 }
+
+// TestRunBuildsPackagesNamedAlike: a side's packages build in one go
+// command, which names each binary after its package's last path
+// element; packages named alike, or by a major version, are built one by
+// one instead, and every one runs its own benchmarks.
+func TestRunBuildsPackagesNamedAlike(t *testing.T) {
+	bench := func(pkg, name string) string {
+		return "package " + pkg + "\n\nimport \"testing\"\n\nfunc Benchmark" + name + "(b *testing.B) { for b.Loop() {} }\n"
+	}
+	dir := fixtureModule(t, map[string]string{
+		"go.mod":                fixtureGoMod,
+		"x/util/util_test.go":   bench("util", "X"),
+		"y/util/util_test.go":   bench("util", "Y"),
+		"v2/v2_test.go":         bench("v2", "V"),
+		"other/other_test.go":   bench("other", "O"),
+		"second/second_test.go": bench("second", "S"),
+	})
+	res, err := Run(t.Context(), Config{Dir: dir, Count: 1, Benchtime: "1x", OutputDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const m = "example.com/fixture/"
+	want := map[string]int{m + "x/util X": 1, m + "y/util Y": 1, m + "v2 V": 1, m + "other O": 1, m + "second S": 1}
+	if got := counts(t, res.Head); !mapsEqual(got, want) || len(res.Failures) > 0 || len(res.BuildErrors) > 0 {
+		t.Errorf("results = %v, failures %+v, build errors %+v; want %v", got, res.Failures, res.BuildErrors, want)
+	}
+}
