@@ -12,6 +12,9 @@
 # The ratio of a pair measured back to back is what to compare: absolute
 # times depend on what else the machine runs.
 #
+# With BEFORE=<commit>, the action built from that commit of this
+# repository runs too, in the same rotation: before and after side by side.
+#
 # Usage: scripts/overhead.sh [REPS] [COUNT] [BENCHTIME]   (default 3 20 20ms)
 # Environment: NATSBENCH_FLAGS adds flags to the action (e.g. -nats=false),
 # KEEP=1 keeps the work directory. The last action run's progress, with
@@ -27,6 +30,11 @@ command -v jq >/dev/null || { echo "overhead.sh needs jq" >&2; exit 2; }
 work=$(mktemp -d)
 [ "${KEEP:-}" = 1 ] && echo "work directory: $work" || trap 'rm -rf "$work"' EXIT
 go build -o "$work/natsbench" .
+if [ -n "${BEFORE:-}" ]; then
+	mkdir "$work/before"
+	git archive "$BEFORE" | tar -x -C "$work/before"
+	(cd "$work/before" && go build -o "$work/natsbench-before" .)
+fi
 
 fix="$work/fixture"
 mkdir -p "$fix/alpha" "$fix/beta"
@@ -61,8 +69,9 @@ git -C "$fix" -c user.name=o -c user.email=o@o commit -qam head
 
 onesided() { (cd "$fix" && go test -run '^$' -bench . -count "$count" -benchtime "$benchtime" ./... >"$work/onesided.txt"); }
 # shellcheck disable=SC2086 # NATSBENCH_FLAGS is a list of flags
-action() { (cd "$fix" && "$work/natsbench" -baseline HEAD~1 -count "$count" -benchtime "$benchtime" \
-	-output-dir "$work/out" ${NATSBENCH_FLAGS:-} >"$work/report.md" 2>"$work/progress.txt"); }
+action() { (cd "$fix" && "$work/natsbench${bin:-}" -baseline HEAD~1 -count "$count" -benchtime "$benchtime" \
+	-output-dir "$work/out${bin:-}" ${NATSBENCH_FLAGS:-} >"$work/report.md" 2>"$work/progress${bin:-}.txt"); }
+before() { bin=-before action; }
 # measure COMMAND: "WALL CPU" in seconds, CPU being user+system time of
 # the command and every process it waited for (the benchmarks included).
 # On a loaded machine wall time grows with the load, CPU time much less.
@@ -72,33 +81,40 @@ measure() {
 }
 # found: the four changed rows are regressions or improvements and the
 # four others unchanged (sec/op only).
-found() {
+found() { # [SUFFIX]
 	jq -r '[.benchmarks[] | select(.unit == "sec/op") |
 		if (.name | test("Slower")) then .verdict == "regression"
 		elif (.name | test("Faster")) then .verdict == "improvement"
 		else .verdict == "unchanged" end] | if all then "all found" else "MISSED \(map(select(. | not)) | length)" end' \
-		"$work/out/report.json"
+		"$work/out${1:-}/report.json"
 }
 
 echo "fixture: 2 packages, 8 benchmarks, -count $count -benchtime $benchtime; $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(go version | cut -d' ' -f3)"
 echo "warming the caches..."
 onesided
 action
-ratios=() cpuratios=()
+[ -z "${BEFORE:-}" ] || before
+ratios=() cpuratios=() bratios=() bcpuratios=()
+ratio() { echo "$1 / $2" | bc -l | xargs printf '%.2f'; }
 for i in $(seq "$reps"); do
-	if [ $((i % 2)) = 1 ]; then
-		read -r ow oc < <(measure onesided)
-		read -r aw ac < <(measure action)
-	else
-		read -r aw ac < <(measure action)
-		read -r ow oc < <(measure onesided)
+	# Rotate the order, so that none always runs first.
+	order=(onesided action)
+	[ -n "${BEFORE:-}" ] && order+=(before)
+	for ((k = 0; k < (i - 1) % ${#order[@]}; k++)); do order=("${order[@]:1}" "${order[0]}"); done
+	for what in "${order[@]}"; do
+		read -r w c < <(measure "$what")
+		declare "${what}_w=$w" "${what}_c=$c"
+	done
+	ratios+=("$(ratio "$action_w" "$onesided_w")") cpuratios+=("$(ratio "$action_c" "$onesided_c")")
+	echo "run $i (${order[*]}): one-sided ${onesided_w}s wall, ${onesided_c}s CPU; load $(cut -d' ' -f1 /proc/loadavg)"
+	echo "  action: ${action_w}s wall (${ratios[-1]}x), ${action_c}s CPU (${cpuratios[-1]}x), $(found)"
+	if [ -n "${BEFORE:-}" ]; then
+		bratios+=("$(ratio "$before_w" "$onesided_w")") bcpuratios+=("$(ratio "$before_c" "$onesided_c")")
+		echo "  before: ${before_w}s wall (${bratios[-1]}x), ${before_c}s CPU (${bcpuratios[-1]}x), $(found -before)"
 	fi
-	r=$(echo "$aw / $ow" | bc -l | xargs printf '%.2f')
-	rc=$(echo "$ac / $oc" | bc -l | xargs printf '%.2f')
-	ratios+=("$r") cpuratios+=("$rc")
-	echo "run $i: wall one-sided ${ow}s, action ${aw}s: ${r}x; CPU one-sided ${oc}s, action ${ac}s: ${rc}x; $(found); load $(cut -d' ' -f1 /proc/loadavg)"
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-echo "median ratio action / one-sided: wall $(median "${ratios[@]}")x, CPU $(median "${cpuratios[@]}")x"
+echo "median ratio to one-sided: action wall $(median "${ratios[@]}")x, CPU $(median "${cpuratios[@]}")x"
+[ -z "${BEFORE:-}" ] || echo "                            before wall $(median "${bratios[@]}")x, CPU $(median "${bcpuratios[@]}")x"
 echo "last action run's progress:"
 sed 's/^/  /' "$work/progress.txt"
