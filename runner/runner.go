@@ -240,9 +240,26 @@ func phaseList(phases []Phase) string {
 // every side, and returns the targets that have benchmarks to run,
 // sorted by package then side.
 func (s *state) prepare(ctx context.Context, sides []Side, modDirs map[Side]string, binDir string) ([]*target, error) {
+	// The sides' go list commands run at once: each mostly waits on
+	// its own start-up and the file system.
+	type listed struct {
+		pkgs []listedPackage
+		err  error
+	}
+	lists := make([]listed, len(sides))
+	var wg sync.WaitGroup
+	for i, side := range sides {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pkgs, err := listPackages(ctx, s.goCommand(modDirs[side]), s.cfg.Packages)
+			lists[i] = listed{pkgs, err}
+		}()
+	}
+	wg.Wait()
 	var targets []*target
-	for _, side := range sides {
-		pkgs, err := listPackages(ctx, s.goCommand(modDirs[side]), s.cfg.Packages)
+	for i, side := range sides {
+		pkgs, err := lists[i].pkgs, lists[i].err
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -273,7 +290,6 @@ func (s *state) prepare(ctx context.Context, sides []Side, modDirs map[Side]stri
 	outcomes := make([]outcome, len(targets))
 	built := s.buildSides(ctx, targets, binDir)
 	sem := make(chan struct{}, buildParallelism)
-	var wg sync.WaitGroup
 	for i, t := range targets {
 		if built[t] {
 			continue
