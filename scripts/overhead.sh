@@ -28,7 +28,11 @@ reps=${1:-3} count=${2:-20} benchtime=${3:-20ms}
 command -v jq >/dev/null || { echo "overhead.sh needs jq" >&2; exit 2; }
 
 work=$(mktemp -d)
-[ "${KEEP:-}" = 1 ] && echo "work directory: $work" || trap 'rm -rf "$work"' EXIT
+if [ "${KEEP:-}" = 1 ]; then
+	echo "work directory: $work"
+else
+	trap 'rm -rf "$work"' EXIT
+fi
 go build -o "$work/natsbench" .
 if [ -n "${BEFORE:-}" ]; then
 	mkdir "$work/before"
