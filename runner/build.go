@@ -8,7 +8,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
+	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -109,4 +113,71 @@ func buildTest(ctx context.Context, c command, importPath, bin string) (msg stri
 		return "", false, nil
 	}
 	return "", true, nil
+}
+
+// majorVersion is an import path's last element that go test -c may drop
+// from a binary's name (example.com/m/v2 builds m.test).
+var majorVersion = regexp.MustCompile(`^v[0-9]+$`)
+
+// buildSides compiles each side's test binaries in one go command a side,
+// both sides at once, and returns the targets it built. A go command
+// loads and checks the dependencies once however many packages it
+// builds: one command a side instead of one a package saved about a
+// third of the build's CPU time on a two-package fixture. The targets it
+// does not return are left to buildTest, one package a command: those
+// whose binary names it cannot tell apart (two packages named alike, an
+// import path ending in a major version), and those that failed, so that
+// a package that does not compile gets its own message.
+func (s *state) buildSides(ctx context.Context, targets []*target, binDir string) map[*target]bool {
+	bySide := map[Side][]*target{}
+	for _, t := range targets {
+		bySide[t.side] = append(bySide[t.side], t)
+	}
+	built := map[*target]bool{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for side, ts := range bySide {
+		byName := map[string][]*target{}
+		for _, t := range ts {
+			if name := path.Base(t.pkg); !majorVersion.MatchString(name) {
+				byName[name+".test"] = append(byName[name+".test"], t)
+			}
+		}
+		names := map[*target]string{}
+		var pkgs []string
+		for name, same := range byName {
+			if len(same) == 1 {
+				names[same[0]] = name
+				pkgs = append(pkgs, same[0].pkg)
+			}
+		}
+		if len(pkgs) < 2 {
+			continue // nothing to save
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dir := filepath.Join(binDir, string(side)+"-build")
+			defer os.RemoveAll(dir)
+			c := s.goCommand(ts[0].modDir)
+			c.out = &tailBuffer{n: maxMessage}
+			// go list named them: an import path never starts with "-".
+			r := c.run(ctx, "go", append([]string{"test", "-c", "-o", dir + string(filepath.Separator)}, pkgs...)...)
+			if r.timedOut || ctx.Err() != nil {
+				return // a binary may be half written
+			}
+			// A package that does not compile stops only its own
+			// binary: the others are whole, written by this command
+			// into a directory of this run's.
+			mu.Lock()
+			defer mu.Unlock()
+			for t, name := range names {
+				if os.Rename(filepath.Join(dir, name), t.bin) == nil {
+					built[t] = true
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return built
 }

@@ -252,10 +252,10 @@ func TestIsolatedBenchmarkGetsNothing(t *testing.T) {
 }
 
 // escapeBench leaves a process behind that the command's session and
-// process group do not hold, then hangs past the timeout. FIXTURE_ESCAPE
-// says how: "setsid" starts a child in a session of its own; "orphan"
-// also empties its environment and is orphaned at once (a shell that
-// backgrounds it exits).
+// process group do not hold, then hangs past the timeout (or returns, with
+// FIXTURE_HANG=no). FIXTURE_ESCAPE says how: "setsid" starts a child in a
+// session of its own; "orphan" also empties its environment and is
+// orphaned at once (a shell that backgrounds it exits).
 const escapeBench = `package escape
 
 import (
@@ -289,7 +289,9 @@ func BenchmarkEscape(b *testing.B) {
 		}
 		return
 	}
-	time.Sleep(time.Hour)
+	if os.Getenv("FIXTURE_HANG") != "no" {
+		time.Sleep(time.Hour)
+	}
 }
 `
 
@@ -330,16 +332,64 @@ func TestTimeoutKillsEscapedChild(t *testing.T) {
 			if len(res.Failures) != 1 || res.Failures[0].Reason != "timeout" {
 				t.Fatalf("failures = %+v, want one timeout", res.Failures)
 			}
-			b, err := os.ReadFile(mark)
-			pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-			if err != nil || pid <= 0 {
-				t.Fatalf("the benchmark wrote no child pid: %q %v", b, err)
-			}
-			if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
-				syscall.Kill(pid, syscall.SIGKILL)
-				t.Errorf("the escaped child %d is still there after the timeout: %v", pid, err)
-			}
+			checkKilled(t, mark)
 		})
+	}
+}
+
+// TestExitKillsEscapedChild: a benchmark that returns leaves no process
+// behind either. This is the path of almost every run, where killTree
+// first asks whether anything is left at all (leftNothing) before it
+// reads the process table.
+func TestExitKillsEscapedChild(t *testing.T) {
+	dir := fixtureModule(t, map[string]string{"go.mod": fixtureGoMod, "escape/escape_test.go": escapeBench})
+	tests := []struct {
+		name    string
+		escape  string
+		isolate bool
+	}{
+		{"setsid", "setsid", false},
+		{"orphan with no environment, isolated", "orphan", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.isolate {
+				needIsolation(t)
+			}
+			mark := filepath.Join(testutil.SharedDir(t), "pid")
+			if err := os.WriteFile(mark, nil, 0o666); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(mark, 0o666); err != nil {
+				t.Fatal(err)
+			}
+			res, err := Run(t.Context(), Config{
+				Dir: dir, Count: 1, Benchtime: "1x", Isolate: tt.isolate, OutputDir: t.TempDir(),
+				Env: append(os.Environ(), "FIXTURE_ESCAPE="+tt.escape, "FIXTURE_MARK="+mark, "FIXTURE_HANG=no"),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Failures) != 0 || !strings.Contains(string(res.Head), "BenchmarkEscape") {
+				t.Fatalf("failures = %+v, head = %q: want the benchmark's result", res.Failures, res.Head)
+			}
+			checkKilled(t, mark)
+		})
+	}
+}
+
+// checkKilled fails the test if the process whose pid the benchmark wrote
+// to mark is still there (and then kills it).
+func checkKilled(t *testing.T, mark string) {
+	t.Helper()
+	b, err := os.ReadFile(mark)
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		t.Fatalf("the benchmark wrote no child pid: %q %v", b, err)
+	}
+	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+		syscall.Kill(pid, syscall.SIGKILL)
+		t.Errorf("the escaped child %d is still there after the run: %v", pid, err)
 	}
 }
 

@@ -97,6 +97,9 @@ func quit(cmd *exec.Cmd) error {
 func killTree(t *tracked) {
 	live.Lock()
 	defer live.Unlock()
+	if leftNothing(t) {
+		return
+	}
 	for i := range 100 {
 		victims, ok := findVictims(t)
 		if !ok {

@@ -180,43 +180,86 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("making the output directory: %w", err)
 	}
 
+	s.phase(PhaseCheckout, start)
+
+	t := time.Now()
 	targets, err := s.prepare(ctx, sides, modDirs, binDir)
 	if err != nil {
 		return nil, err
 	}
+	s.phase(PhaseBuild, t)
+	t = time.Now()
 	if err := s.rounds(ctx, sides, targets); err != nil {
 		return nil, err
 	}
-	if cfg.Profile {
-		if err := s.profile(ctx, targets, filepath.Join(outDir, "profiles")); err != nil {
-			return nil, err
-		}
-	}
+	s.phase(PhaseRounds, t)
 
 	s.res.HeadFile = filepath.Join(outDir, "head.txt")
 	s.res.Head = s.out[Head].bytes()
+	if cfg.Baseline != "" {
+		s.res.BaseFile = filepath.Join(outDir, "base.txt")
+		s.res.Base = s.out[Base].bytes()
+	}
+	if cfg.Profile {
+		if profiled := s.toProfile(targets); len(profiled) > 0 {
+			t = time.Now()
+			if err := s.profile(ctx, profiled, filepath.Join(outDir, "profiles")); err != nil {
+				return nil, err
+			}
+			s.phase(PhaseProfile, t)
+		}
+	}
 	if err := os.WriteFile(s.res.HeadFile, s.res.Head, 0o644); err != nil {
 		return nil, fmt.Errorf("writing head results: %w", err)
 	}
 	if cfg.Baseline != "" {
-		s.res.BaseFile = filepath.Join(outDir, "base.txt")
-		s.res.Base = s.out[Base].bytes()
 		if err := os.WriteFile(s.res.BaseFile, s.res.Base, 0o644); err != nil {
 			return nil, fmt.Errorf("writing base results: %w", err)
 		}
 	}
 	s.res.Elapsed = time.Since(start)
-	s.prog.printf("done in %s", roundDuration(s.res.Elapsed))
+	s.prog.printf("done in %s (%s)", roundDuration(s.res.Elapsed), phaseList(s.res.Phases))
 	return s.res, nil
+}
+
+// phase records that the phase name ran from start until now.
+func (s *state) phase(name string, start time.Time) {
+	s.res.Phases = append(s.res.Phases, Phase{Name: name, Elapsed: time.Since(start)})
+}
+
+// phaseList says where the time went: "checkout 0.1s, build 2.3s, ...".
+func phaseList(phases []Phase) string {
+	parts := make([]string, len(phases))
+	for i, p := range phases {
+		parts[i] = fmt.Sprintf("%s %.1fs", p.Name, p.Elapsed.Seconds())
+	}
+	return strings.Join(parts, ", ")
 }
 
 // prepare lists, builds and lists the benchmarks of every package on
 // every side, and returns the targets that have benchmarks to run,
 // sorted by package then side.
 func (s *state) prepare(ctx context.Context, sides []Side, modDirs map[Side]string, binDir string) ([]*target, error) {
+	// The sides' go list commands run at once: each mostly waits on
+	// its own start-up and the file system.
+	type listed struct {
+		pkgs []listedPackage
+		err  error
+	}
+	lists := make([]listed, len(sides))
+	var wg sync.WaitGroup
+	for i, side := range sides {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pkgs, err := listPackages(ctx, s.goCommand(modDirs[side]), s.cfg.Packages)
+			lists[i] = listed{pkgs, err}
+		}()
+	}
+	wg.Wait()
 	var targets []*target
-	for _, side := range sides {
-		pkgs, err := listPackages(ctx, s.goCommand(modDirs[side]), s.cfg.Packages)
+	for i, side := range sides {
+		pkgs, err := lists[i].pkgs, lists[i].err
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -245,9 +288,12 @@ func (s *state) prepare(ctx context.Context, sides []Side, modDirs map[Side]stri
 		err      error
 	}
 	outcomes := make([]outcome, len(targets))
+	built := s.buildSides(ctx, targets, binDir)
 	sem := make(chan struct{}, buildParallelism)
-	var wg sync.WaitGroup
 	for i, t := range targets {
+		if built[t] {
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -610,6 +656,25 @@ func profileSmall(path string) bool {
 }
 
 var unsafeFileChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// toProfile returns the targets of the packages that cfg.ProfileOnly
+// names, all of them when it is nil.
+func (s *state) toProfile(targets []*target) []*target {
+	if s.cfg.ProfileOnly == nil {
+		return targets
+	}
+	want := map[string]bool{}
+	for _, p := range s.cfg.ProfileOnly(s.res) {
+		want[p] = true
+	}
+	var out []*target
+	for _, t := range targets {
+		if want[t.pkg] {
+			out = append(out, t)
+		}
+	}
+	return out
+}
 
 // profile runs every target once more, unmeasured, with a CPU profile,
 // and keeps each profile's hotspots. A run that fails here was reported

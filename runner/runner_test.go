@@ -197,6 +197,61 @@ func TestRunAbsoluteWithProfile(t *testing.T) {
 	}
 }
 
+// TestRunProfileOnly: ProfileOnly sees the measured results and chooses
+// the packages that get a profile run; naming none costs no run at all.
+func TestRunProfileOnly(t *testing.T) {
+	f := sharedFixture(t)
+	const a = "example.com/fixture/a"
+	tests := []struct {
+		name string
+		pick []string
+		want []string // profile files
+	}{
+		{"one package", []string{a}, []string{"base-example.com_fixture_a.pprof", "head-example.com_fixture_a.pprof"}},
+		{"none", nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := t.TempDir()
+			var seen *Result
+			res, err := Run(t.Context(), Config{
+				Dir: f.dir, Baseline: f.baseSHA, Packages: []string{"./a", "./hang"}, Bench: "^BenchmarkSame$|^BenchmarkHang$",
+				Count: 1, Benchtime: "1x", Profile: true, OutputDir: out,
+				ProfileOnly: func(r *Result) []string {
+					seen = r
+					if !strings.Contains(string(r.Base), "BenchmarkSame") || !strings.Contains(string(r.Head), "BenchmarkHang") {
+						t.Errorf("ProfileOnly was given no results: base %q head %q", r.Base, r.Head)
+					}
+					return tt.pick
+				},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if seen != res {
+				t.Errorf("ProfileOnly was not called with the run's result")
+			}
+			var got []string
+			entries, _ := os.ReadDir(filepath.Join(out, "profiles"))
+			for _, e := range entries {
+				got = append(got, e.Name())
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("profiles = %q, want %q", got, tt.want)
+			}
+			for _, h := range res.Hotspots {
+				if h.Package != a || len(tt.pick) == 0 {
+					t.Errorf("hotspot of a package not profiled: %+v", h)
+				}
+			}
+			profiled := slices.ContainsFunc(res.Phases, func(p Phase) bool { return p.Name == PhaseProfile })
+			if profiled != (len(tt.pick) > 0) {
+				t.Errorf("phases = %+v: a profile phase %v, want %v", res.Phases, profiled, len(tt.pick) > 0)
+			}
+		})
+	}
+}
+
 func TestRunTimeout(t *testing.T) {
 	f := sharedFixture(t)
 	res, err := Run(t.Context(), Config{
@@ -380,5 +435,32 @@ func TestRunForeignOwner(t *testing.T) {
 	}
 	if got := counts(t, res.Base); !mapsEqual(got, map[string]int{"example.com/fixture/gone Gone": 1}) {
 		t.Errorf("base results = %v", got)
+	}
+}
+
+// TestRunBuildsPackagesNamedAlike: a side's packages build in one go
+// command, which names each binary after its package's last path
+// element; packages named alike, or by a major version, are built one by
+// one instead, and every one runs its own benchmarks.
+func TestRunBuildsPackagesNamedAlike(t *testing.T) {
+	bench := func(pkg, name string) string {
+		return "package " + pkg + "\n\nimport \"testing\"\n\nfunc Benchmark" + name + "(b *testing.B) { for b.Loop() {} }\n"
+	}
+	dir := fixtureModule(t, map[string]string{
+		"go.mod":                fixtureGoMod,
+		"x/util/util_test.go":   bench("util", "X"),
+		"y/util/util_test.go":   bench("util", "Y"),
+		"v2/v2_test.go":         bench("v2", "V"),
+		"other/other_test.go":   bench("other", "O"),
+		"second/second_test.go": bench("second", "S"),
+	})
+	res, err := Run(t.Context(), Config{Dir: dir, Count: 1, Benchtime: "1x", OutputDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const m = "example.com/fixture/"
+	want := map[string]int{m + "x/util X": 1, m + "y/util Y": 1, m + "v2 V": 1, m + "other O": 1, m + "second S": 1}
+	if got := counts(t, res.Head); !mapsEqual(got, want) || len(res.Failures) > 0 || len(res.BuildErrors) > 0 {
+		t.Errorf("results = %v, failures %+v, build errors %+v; want %v", got, res.Failures, res.BuildErrors, want)
 	}
 }

@@ -42,8 +42,16 @@ type Config struct {
 	Baseline string
 	// NATS gives every benchmark process an in-process NATS server via NATS_URL.
 	NATS bool
-	// Profile collects a CPU profile in one extra, unmeasured round per side.
+	// Profile collects a CPU profile in one extra, unmeasured run per
+	// side of every package, or of those ProfileOnly names.
 	Profile bool
+	// ProfileOnly, when set, names after the measured rounds the import
+	// paths of the packages to profile, given the results so far (Base
+	// and Head are set; the files are not written yet). The report shows
+	// hotspots of regressed packages only, and a profile of every package
+	// costs another run of each on each side: about a twentieth of the
+	// rounds at the default count. nil profiles every package.
+	ProfileOnly func(*Result) []string
 	// OutputDir receives base.txt, head.txt and the profiles.
 	OutputDir string
 	// Progress receives human-readable progress lines; nil discards them.
@@ -93,11 +101,36 @@ type Result struct {
 	// Seed is the seed that chose Orders; Config.Seed repeats them.
 	Seed    int64
 	Elapsed time.Duration
+	// Phases is where Elapsed went, in the order the phases ran (see
+	// the Phase names); a phase that did not run is not listed.
+	Phases []Phase
 	// Command reproduces this run locally (for the report).
 	Command string
 	// Shard is the split of a sharded run; nil when Config.Shard is unset.
 	Shard *ShardResult
 }
+
+// Phase is one stage of a Run and the wall time it took: the time that
+// the benchmarks themselves do not take is the action's overhead, and
+// these say where it goes.
+type Phase struct {
+	// Name is one of the Phase* names.
+	Name    string
+	Elapsed time.Duration
+}
+
+// The phases of a Run.
+const (
+	// PhaseCheckout resolves the commits and checks the baseline out.
+	PhaseCheckout = "checkout"
+	// PhaseBuild lists the packages, builds the test binaries and asks
+	// each binary for its benchmarks.
+	PhaseBuild = "build"
+	// PhaseRounds runs the measured rounds.
+	PhaseRounds = "rounds"
+	// PhaseProfile runs the unmeasured CPU-profile runs.
+	PhaseProfile = "profile"
+)
 
 // Failure, BuildError and Hotspot are the runner's records of what went
 // wrong and where the time went; they live in package outcome so that

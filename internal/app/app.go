@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -116,6 +117,7 @@ func measure(ctx context.Context, cfg Config, dir, baseline string, progress io.
 	rc.Dir, rc.WorkDir = root, rel
 	rc.Baseline = baseline
 	rc.Profile = true
+	rc.ProfileOnly = func(res *runner.Result) []string { return regressed(res, cfg) }
 	rc.OutputDir = cfg.OutputDir
 	rc.Progress = progress
 	rc.Env = benchEnv(os.Environ(), cfg.Token)
@@ -134,6 +136,24 @@ func measure(ctx context.Context, cfg Config, dir, baseline string, progress io.
 		return nil, res, fmt.Errorf("comparing results: %w", err)
 	}
 	return r, res, nil
+}
+
+// regressed returns the packages in which the runner's results so far
+// have a regression: the report shows the hotspots of those only, so
+// only those are profiled. A comparison that fails names none; the
+// report's own computation reports the error.
+func regressed(res *runner.Result, cfg Config) []string {
+	r, err := compare.Compute(CompareInput(res, cfg.Compare, cfg.record()))
+	if err != nil {
+		return nil
+	}
+	var pkgs []string
+	for _, row := range r.Benchmarks {
+		if row.Verdict == compare.Regression && !slices.Contains(pkgs, row.Package) {
+			pkgs = append(pkgs, row.Package)
+		}
+	}
+	return pkgs
 }
 
 // CompareInput turns the runner's result into compare's input: the one

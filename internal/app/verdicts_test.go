@@ -1,7 +1,9 @@
 package app
 
 import (
+	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -251,4 +253,42 @@ func deref(p *float64) any {
 		return nil
 	}
 	return *p
+}
+
+// TestRegressedChoosesProfiles: the action profiles only the packages
+// with a regression, the only ones whose hotspots the report shows.
+func TestRegressedChoosesProfiles(t *testing.T) {
+	cfg, err := parseConfig(fromFlag, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// allocs/op is exact: every sample equal on each side decides it.
+	results := func(allocsA, allocsB int) []byte {
+		var b strings.Builder
+		for range 10 {
+			fmt.Fprintf(&b, "pkg: example.com/m/a\nBenchmarkX-2 100 1000 ns/op %d allocs/op\n", allocsA)
+			fmt.Fprintf(&b, "pkg: example.com/m/b\nBenchmarkY-2 100 1000 ns/op %d allocs/op\n", allocsB)
+		}
+		return []byte(b.String())
+	}
+	tests := []struct {
+		name       string
+		base, head []byte
+		want       []string
+	}{
+		{"a regressed, b improved", results(1, 2), results(2, 1), []string{"example.com/m/a"}},
+		{"nothing regressed", results(1, 1), results(1, 1), nil},
+		{"no baseline", nil, results(2, 2), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := &runner.Result{Base: tt.base, Head: tt.head, HeadFile: "head.txt"}
+			if tt.base != nil {
+				res.BaseSHA, res.BaseFile = "abc", "base.txt"
+			}
+			if got := regressed(res, cfg); !slices.Equal(got, tt.want) {
+				t.Errorf("regressed = %q, want %q", got, tt.want)
+			}
+		})
+	}
 }
