@@ -62,8 +62,9 @@ type Options struct {
 	// Version is the action's version for `go run module@version`;
 	// "" or anything that is not a plain version is "latest".
 	Version string
-	// Workflow is the workflow file the dispatch command runs
-	// (benchmarks.yml); "" is DefaultWorkflow.
+	// Workflow names the workflow the dispatch command runs: its file
+	// (benchmarks.yml) or its name (GITHUB_WORKFLOW), which gh accepts
+	// alike; "" or a name with control characters is DefaultWorkflow.
 	Workflow string
 	// WorkingDirectory is the module's directory in the repository (the
 	// action's working-directory input), where the local command must
@@ -304,7 +305,6 @@ var (
 	repoRE    = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$`)
 	serverRE  = regexp.MustCompile(`^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$`)
 	versionRE = regexp.MustCompile(`^v[0-9]+(\.[0-9]+){0,2}(-[0-9A-Za-z.-]+)?$`)
-	fileRE    = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,100}\.ya?ml$`)
 )
 
 // compareURL is the compare view of before...after, or "" when anything
@@ -338,10 +338,10 @@ func commands(opt Options, c Change) (local, dispatch string) {
 	local = fmt.Sprintf("git worktree add --detach %s %s && cd %s && go run %s@%s -baseline %s -packages %s -bench %s -count %d",
 		dir, after, shellQuote(cd), Module, version, before, shellQuote(c.Key.Package), shellQuote(BenchRegexp(c.Key.Name)), ConfirmCount)
 	workflow := DefaultWorkflow
-	if fileRE.MatchString(opt.Workflow) {
+	if opt.Workflow != "" && len(opt.Workflow) <= 256 && printable(opt.Workflow) {
 		workflow = opt.Workflow
 	}
-	dispatch = "gh workflow run " + workflow
+	dispatch = "gh workflow run " + shellQuote(workflow)
 	if repoRE.MatchString(opt.Repository) {
 		dispatch += " --repo " + opt.Repository
 	}

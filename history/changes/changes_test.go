@@ -110,6 +110,12 @@ func TestFindNamesTheRecordsAroundAStep(t *testing.T) {
 	if want := "gh workflow run benchmarks.yml --repo octo/fixture -f baseline=" + b.SHA + " -f head=" + a.SHA; c.Dispatch != want {
 		t.Errorf("dispatch %q, want %q", c.Dispatch, want)
 	}
+	// A workflow's name, as GITHUB_WORKFLOW gives it, is one quoted word.
+	o := opts
+	o.Workflow = "Bench $(marks)"
+	if cs, err := Find(h, o); err != nil || len(cs) != 1 || !strings.HasPrefix(cs[0].Dispatch, "gh workflow run 'Bench $(marks)' --repo") {
+		t.Errorf("workflow by name: %v, %+v", err, cs)
+	}
 }
 
 func TestThresholdDropsSmallShifts(t *testing.T) {
@@ -317,7 +323,7 @@ func TestNoCommandOrLinkFromBadRecords(t *testing.T) {
 	}
 	// Options that are not what they claim to be are left out.
 	o = opts
-	o.ServerURL, o.Version, o.Workflow = "javascript:alert(1)//", "v1; rm -rf ~", "../../x.yml"
+	o.ServerURL, o.Version, o.Workflow = "javascript:alert(1)//", "v1; rm -rf ~", "bench\nrm -rf ~"
 	h = synth(40, 8, oneEnv, series{key: keyX, level: 1e-6, at: 20, factor: 1.5})
 	cs, err = Find(h, o)
 	if err != nil || len(cs) != 1 {
