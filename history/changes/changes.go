@@ -19,6 +19,7 @@ import (
 	"math"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -190,7 +191,7 @@ func newChange(h *history.History, s history.Series, f changepoint.Change, opt O
 		HigherIsBetter: HigherIsBetter(s.Key.Unit),
 	}
 	c.CompareURL = compareURL(opt, c.Before.SHA, c.After.SHA)
-	c.Command, c.Dispatch = commands(opt, c)
+	c.Command, c.Dispatch = commands(opt, c, h.Records[c.After.Record].Env.GOMAXPROCS)
 	return c
 }
 
@@ -317,8 +318,9 @@ func compareURL(opt Options, before, after string) string {
 	return strings.TrimRight(opt.ServerURL, "/") + "/" + opt.Repository + "/compare/" + before + "..." + after
 }
 
-// commands returns the local and the dispatch command that confirm c.
-func commands(opt Options, c Change) (local, dispatch string) {
+// commands returns the local and the dispatch command that confirm c,
+// measured with GOMAXPROCS procs.
+func commands(opt Options, c Change, procs int) (local, dispatch string) {
 	before, after := c.Before.SHA, c.After.SHA
 	if !hexRE.MatchString(before) || !hexRE.MatchString(after) || !printable(c.Key.Package) || !printable(c.Key.Name) {
 		return "", ""
@@ -336,7 +338,7 @@ func commands(opt Options, c Change) (local, dispatch string) {
 		cd = dir + "/" + wd
 	}
 	local = fmt.Sprintf("git worktree add --detach %s %s && cd %s && go run %s@%s -baseline %s -packages %s -bench %s -count %d",
-		dir, after, shellQuote(cd), Module, version, before, shellQuote(c.Key.Package), shellQuote(BenchRegexp(c.Key.Name)), ConfirmCount)
+		dir, after, shellQuote(cd), Module, version, before, shellQuote(c.Key.Package), shellQuote(BenchRegexp(TestName(c.Key.Name, procs))), ConfirmCount)
 	workflow := DefaultWorkflow
 	if opt.Workflow != "" && len(opt.Workflow) <= 256 && printable(opt.Workflow) {
 		workflow = opt.Workflow
@@ -349,9 +351,19 @@ func commands(opt Options, c Change) (local, dispatch string) {
 	return local, dispatch
 }
 
+// TestName is a benchmark's name as go test knows it, without the
+// "Benchmark" prefix: the report's name without the -GOMAXPROCS suffix go
+// test appends when GOMAXPROCS is not 1 (BenchmarkWork-4 is Work).
+func TestName(name string, procs int) string {
+	if procs > 1 {
+		return strings.TrimSuffix(name, "-"+strconv.Itoa(procs))
+	}
+	return name
+}
+
 // BenchRegexp is the -bench regular expression that runs the benchmark
-// named name (as reports give it: without "Benchmark" and the
-// -GOMAXPROCS suffix) and nothing else: go test splits -bench at slashes
+// named name (without "Benchmark" and the -GOMAXPROCS suffix, see
+// TestName) and nothing else: go test splits -bench at slashes
 // into one expression per level of sub-benchmark, so each level is
 // anchored and quoted.
 func BenchRegexp(name string) string {

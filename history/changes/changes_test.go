@@ -118,6 +118,30 @@ func TestFindNamesTheRecordsAroundAStep(t *testing.T) {
 	}
 }
 
+func TestCommandDropsTheProcsSuffix(t *testing.T) {
+	// Reports name a benchmark run with GOMAXPROCS 4 Encode/size=64-4;
+	// go test's -bench matches the name without the suffix.
+	k := keyX
+	k.Name += "-4"
+	h := synth(60, 1, oneEnv, series{key: k, level: 1e-6, at: 30, factor: 1.2})
+	cs, err := Find(h, opts)
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("%v, %+v", err, cs)
+	}
+	if !strings.Contains(cs[0].Command, " -bench '^BenchmarkEncode$/^size=64$' ") {
+		t.Errorf("command %s: want the name without -4", cs[0].Command)
+	}
+	for _, tc := range []struct {
+		name  string
+		procs int
+		want  string
+	}{{"Work-2", 2, "Work"}, {"Work-2", 1, "Work-2"}, {"Work-2", 4, "Work-2"}, {"Size/n-8-8", 8, "Size/n-8"}, {"Work", 0, "Work"}} {
+		if got := TestName(tc.name, tc.procs); got != tc.want {
+			t.Errorf("TestName(%q, %d) = %q, want %q", tc.name, tc.procs, got, tc.want)
+		}
+	}
+}
+
 func TestThresholdDropsSmallShifts(t *testing.T) {
 	// A 3% step on 0.2% noise is real and significant, but under 5%.
 	h := synth(60, 2, oneEnv, series{key: keyX, level: 100, at: 30, factor: 1.03, noise: 0.002})
