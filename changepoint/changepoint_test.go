@@ -210,6 +210,7 @@ func TestDetectExactLevels(t *testing.T) {
 		}
 		pts = append(pts, Point{Value: v, Env: "a"})
 	}
+	pts[12].Value = 12288.5 // a median of 12288 and 12289 bytes
 	got, err := Detect(pts, Options{MinShiftPct: 5})
 	if err != nil || len(got) != 2 || got[0].Before != 7 || got[0].After != 8 || got[0].ShiftPct != 20 ||
 		got[1].After != 20 || got[1].PValue != 0.005 {

@@ -168,17 +168,18 @@ func (d *detector) test(x []float64, opt Options, rng *rand.Rand) (t int, p floa
 }
 
 // levels reports whether x is deterministic, as B/op and allocs/op
-// usually are: runs of exactly equal values, each at least minSeg long,
-// at least two of them. Every boundary between such runs is a change with
-// no noise around it, and no permutation of the values is as extreme as
-// the series itself, so the test would only be limited by how few
-// distinct block arrangements a short series has. It returns the
+// nearly are: runs of equal values (within levelTolerance of the run's
+// first value: a median of B/op can be 12288.5 for 12288), each at least
+// minSeg long, at least two of them. Every boundary between such runs is a
+// change with no noise around it, and no permutation of the values is as
+// extreme as the series itself, so the test would only be limited by how
+// few distinct block arrangements a short series has. It returns the
 // boundary nearest to best (the scan's split).
 func levels(x []float64, best, minSeg int) (at int, ok bool) {
 	at = -1
 	start := 0
 	for i := 1; i <= len(x); i++ {
-		if i < len(x) && x[i] == x[start] {
+		if i < len(x) && math.Abs(x[i]-x[start]) <= levelTolerance*math.Abs(x[start]) {
 			continue
 		}
 		if i-start < minSeg {
@@ -191,6 +192,11 @@ func levels(x []float64, best, minSeg int) (at int, ok bool) {
 	}
 	return at, at > 0
 }
+
+// levelTolerance is the relative difference under which two figures are
+// the same level: far below any threshold worth reporting, far above the
+// rounding of a median of byte counts.
+const levelTolerance = 1e-3
 
 func abs(i int) int {
 	if i < 0 {
