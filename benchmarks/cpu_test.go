@@ -295,52 +295,7 @@ func BenchmarkCPUOverhead(b *testing.B) {
 		{"paced=100/s", pacedInterval, overheadBlockPaced},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			ctx := b.Context()
-			if c.interval > 0 {
-				// Direct first: the first block is the NATS path's.
-				warmUpPaced(b, paths[1])
-				warmUpPaced(b, paths[0])
-			}
-			var users [2]string
-			var checks [2]StoredCheck
-			for i, p := range paths {
-				users[i] = p.newUser("overhead")
-				var err error
-				if checks[i], err = p.start(ctx, users[i]); err != nil {
-					b.Fatal(err)
-				}
-			}
-			var totals [2]cpuRun
-			var diffs []float64 // per pair of blocks, paced: NATS − direct, pp
-			events := eventsFor(b.N, c.interval)
-			b.ResetTimer()
-			for done := 0; done < events; {
-				n := min(c.block, events-done)
-				var runs [2]cpuRun
-				for i, p := range paths {
-					run, err := runPath(ctx, p, users[i], done, n, c.interval)
-					if err != nil {
-						b.Fatal(err)
-					}
-					runs[i] = run
-					totals[i].events += run.events
-					totals[i].cpu += run.cpu
-					totals[i].wall += run.wall
-					totals[i].commits += run.commits
-				}
-				diffs = append(diffs, runs[0].corePercent()-runs[1].corePercent())
-				done += n
-			}
-			b.StopTimer()
-			for i, p := range paths {
-				got, err := p.stored(ctx, checks[i])
-				if err != nil {
-					b.Fatal(err)
-				}
-				if got != int64(events) {
-					b.Fatalf("path %d stored %d of %d chat lines", i, got, events)
-				}
-			}
+			totals, diffs := comparePaths(b, paths, c.interval, c.block)
 			nats, direct := totals[0], totals[1]
 			b.ReportMetric(nats.perEvent(), "nats-cpu-ns/event")
 			b.ReportMetric(nats.commitsPerEvent(), "nats-commits/event")
@@ -349,6 +304,92 @@ func BenchmarkCPUOverhead(b *testing.B) {
 				b.ReportMetric(median(diffs), "overhead-pp")
 			} else {
 				b.ReportMetric(nats.perEvent()/direct.perEvent(), "cpu-ratio")
+			}
+		})
+	}
+}
+
+// comparePaths sends b.N ops of events through both paths in alternating
+// blocks of block events (the first path first), after a paced warm-up of
+// each when paced, checks that each path stored every event, and returns
+// each path's totals and, per pair of blocks, the difference of their
+// shares of one core (first minus second, in percentage points).
+func comparePaths(b *testing.B, paths [2]path, interval time.Duration, block int) (totals [2]cpuRun, diffs []float64) {
+	b.Helper()
+	ctx := b.Context()
+	if interval > 0 {
+		// Second first: the first block is the first path's.
+		warmUpPaced(b, paths[1])
+		warmUpPaced(b, paths[0])
+	}
+	var users [2]string
+	var checks [2]StoredCheck
+	for i, p := range paths {
+		users[i] = p.newUser("overhead")
+		var err error
+		if checks[i], err = p.start(ctx, users[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	events := eventsFor(b.N, interval)
+	b.ResetTimer()
+	for done := 0; done < events; {
+		n := min(block, events-done)
+		var runs [2]cpuRun
+		for i, p := range paths {
+			run, err := runPath(ctx, p, users[i], done, n, interval)
+			if err != nil {
+				b.Fatal(err)
+			}
+			runs[i] = run
+			totals[i].events += run.events
+			totals[i].cpu += run.cpu
+			totals[i].wall += run.wall
+			totals[i].commits += run.commits
+		}
+		diffs = append(diffs, runs[0].corePercent()-runs[1].corePercent())
+		done += n
+	}
+	b.StopTimer()
+	for i, p := range paths {
+		got, err := p.stored(ctx, checks[i])
+		if err != nil {
+			b.Fatal(err)
+		}
+		if got != int64(events) {
+			b.Fatalf("path %d stored %d of %d chat lines", i, got, events)
+		}
+	}
+	return totals, diffs
+}
+
+// BenchmarkCPUEventWatch weighs the event watch (botdb's
+// ServiceConfig.NoEventWatch): the same events through a service with the
+// watch and one without, in alternating blocks as BenchmarkCPUOverhead
+// does. It reports each one's CPU per event and their ratio (cpu-ratio:
+// with over without), and, paced, the median difference in percentage
+// points of one core (watch-pp). One op is as in BenchmarkCPUOverhead.
+func BenchmarkCPUEventWatch(b *testing.B) {
+	paths := [2]path{
+		natsPath{env: NewEnv(b, botdb.ServiceConfig{})},
+		natsPath{env: NewEnv(b, botdb.ServiceConfig{NoEventWatch: true})},
+	}
+	for _, c := range []struct {
+		name     string
+		interval time.Duration
+		block    int
+	}{
+		{"unpaced", 0, overheadBlockUnpaced},
+		{"paced=100/s", pacedInterval, overheadBlockPaced},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			totals, diffs := comparePaths(b, paths, c.interval, c.block)
+			watch, none := totals[0], totals[1]
+			b.ReportMetric(watch.perEvent(), "watch-cpu-ns/event")
+			b.ReportMetric(none.perEvent(), "nowatch-cpu-ns/event")
+			b.ReportMetric(watch.perEvent()/none.perEvent(), "cpu-ratio")
+			if c.interval > 0 {
+				b.ReportMetric(median(diffs), "watch-pp")
 			}
 		})
 	}

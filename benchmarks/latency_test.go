@@ -46,42 +46,59 @@ func BenchmarkSingleEventLatency(b *testing.B) {
 //
 // client=botdb asks through botdb.Client, whose Botdb-Min-Seq header lets
 // the service answer at once when nothing was published since the last
-// query. client=plain asks as any NATS client does (`nats req`): no header,
-// so every query pays for the service's read barrier (a marker published
-// into the stream, see docs/BOTDB.md).
+// query. The plain variants ask as any NATS client does (`nats req`): no
+// header, so the service finds the read barrier itself (docs/BOTDB.md).
+// client=plain-idle publishes nothing between its queries: past the event
+// watch's grace, which the benchmark waits out, the service reuses the
+// last probe's sequence. client=plain-after-publish publishes one chat
+// event (of another user) on the same connection before each query, so
+// every query pays for a probe and for the event's commit, which it must
+// reflect.
 func BenchmarkUserStatsLatency(b *testing.B) {
 	for _, variant := range []struct {
-		name string
-		ask  func(*Env, string) (botdb.UserStatsReply, error)
+		name    string
+		publish bool
+		ask     func(*Env, string) (botdb.UserStatsReply, error)
 	}{
-		{"client=botdb", func(env *Env, user string) (botdb.UserStatsReply, error) {
+		{"client=botdb", false, func(env *Env, user string) (botdb.UserStatsReply, error) {
 			return env.Client.UserStats(b.Context(), user)
 		}},
-		{"client=plain", plainUserStats},
+		{"client=plain-idle", false, plainUserStats},
+		{"client=plain-after-publish", true, plainUserStats},
 	} {
 		b.Run(variant.name, func(b *testing.B) {
 			ctx := b.Context()
 			env := NewEnv(b, botdb.ServiceConfig{})
 			user := env.NewUser("stats")
+			other := env.NewUser("other")
 			const lines = 100
 			warmUp(b, env, user, lines)
 			if err := env.Sync(ctx); err != nil {
 				b.Fatal(err)
 			}
+			// Past the grace, the service may skip probes.
+			time.Sleep(botdb.EventWatchGrace)
 			// The first query opens a read connection and warms its statements.
 			if _, err := variant.ask(env, user); err != nil {
 				b.Fatal(err)
 			}
 			lats := make([]time.Duration, 0, 4096)
 			for b.Loop() {
+				asked, want := user, int64(lines)
 				start := time.Now()
-				rep, err := variant.ask(env, user)
+				if variant.publish { // and the reply must reflect it
+					asked, want = other, int64(len(lats)+1)
+					if _, err := env.Publish(ctx, ChatEvent(other, len(lats))); err != nil {
+						b.Fatal(err)
+					}
+				}
+				rep, err := variant.ask(env, asked)
 				if err != nil {
 					b.Fatal(err)
 				}
 				lats = append(lats, time.Since(start))
-				if !rep.Found || rep.TotalChatLines != lines {
-					b.Fatalf("user_stats for %s: found %v with %d chat lines, want %d", user, rep.Found, rep.TotalChatLines, lines)
+				if !rep.Found || rep.TotalChatLines != want {
+					b.Fatalf("user_stats for %s: found %v with %d chat lines, want %d", asked, rep.Found, rep.TotalChatLines, want)
 				}
 			}
 			ReportLatencies(b, lats)

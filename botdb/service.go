@@ -69,6 +69,15 @@ type ServiceConfig struct {
 	// the service waits Linger after a round's first event before it
 	// commits, by the same rules.
 	Linger time.Duration
+	// NoEventWatch (JetStream only) makes every query without
+	// MinSeqHeader probe the stream. By default the service also receives
+	// each event on a plain subscription, and a query without the header
+	// that arrives when no event has since the last probe was sent reuses
+	// that probe's sequence instead of waiting for a probe of its own
+	// (docs/BOTDB.md, "Skipping the probe"): each event costs a second
+	// delivery to the service, and an idle plain client's query a round
+	// trip less.
+	NoEventWatch bool
 	// QueryWait bounds how long a query waits for earlier events to be
 	// applied (read-your-writes), default 10s.
 	QueryWait time.Duration

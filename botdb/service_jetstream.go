@@ -38,6 +38,10 @@ type jsConsumer struct {
 	startLast uint64
 	probes    probes
 	syncWait  time.Duration // bounds one probe
+	// watch lets a query skip the probe when no event arrived since the
+	// last one was sent; nil with NoEventWatch.
+	watch      *eventWatch
+	probesSent atomic.Uint64
 
 	stream jetstream.Stream // not safe for concurrent use: consume loop only
 	cons   jetstream.Consumer
@@ -148,6 +152,11 @@ func startJetStream(ctx context.Context, nc *nats.Conn, k *sink, cfg ServiceConf
 		return nil, fmt.Errorf("resetting consumer %s to sequence %d (needs nats-server 2.14 or later): %w", cfg.Durable, cur+1, err)
 	}
 	c.nextDseq = 1
+	if !cfg.NoEventWatch {
+		if c.watch, err = startWatch(nc, k.subj.EventSubjects(), cfg.Now); err != nil {
+			return nil, err
+		}
+	}
 	k.log.Info("consuming events", "stream", cfg.Stream, "consumer", cfg.Durable, "cursor", cur, "stored", info.State.Msgs)
 	return c, nil
 }
@@ -177,8 +186,13 @@ func (c *jsConsumer) createConsumer(ctx context.Context) error {
 	return nil
 }
 
-// halt does nothing: the loop sees stop and lets its pull request end.
-func (c *jsConsumer) halt(context.Context) {}
+// halt stops the event watch (queries still running probe); the loop sees
+// stop and lets its pull request end.
+func (c *jsConsumer) halt(context.Context) {
+	if c.watch != nil {
+		c.watch.close()
+	}
+}
 
 func (c *jsConsumer) describe(h *Health) {
 	h.JetStream = true
@@ -194,8 +208,23 @@ func (c *jsConsumer) lag() uint64 {
 }
 
 // met reports whether a query asking for minSeq is served without waiting.
+// A query without one is, when the last probe's sequence is still its
+// barrier (see eventWatch) and applied.
 func (c *jsConsumer) met(minSeq uint64, hasMinSeq bool) bool {
-	return hasMinSeq && c.sink.lastSeq.Load() >= max(minSeq, c.startLast)
+	if !hasMinSeq {
+		seq, ok := c.watchedBarrier()
+		return ok && c.sink.lastSeq.Load() >= max(seq, c.startLast)
+	}
+	return c.sink.lastSeq.Load() >= max(minSeq, c.startLast)
+}
+
+// watchedBarrier returns the last probe's sequence when the event watch
+// vouches that it is a barrier for a query handled now.
+func (c *jsConsumer) watchedBarrier() (uint64, bool) {
+	if c.watch == nil {
+		return 0, false
+	}
+	return c.watch.barrier()
 }
 
 // target is the sequence a query must wait for, and never less than the
@@ -207,10 +236,14 @@ func (c *jsConsumer) met(minSeq uint64, hasMinSeq bool) bool {
 // true until the stream gets there, and waiting would hold a waiting slot
 // for the whole QueryWait.
 //
-// Without the header, the service probes the stream (see probes) and the
-// query waits for everything the stream held when it took the probe.
+// Without the header, the query waits for everything the stream held when
+// it took a probe (see probes): the last one, if no event arrived since it
+// was sent (see eventWatch), else one sent after the query arrived.
 func (c *jsConsumer) target(ctx context.Context, minSeq uint64, hasMinSeq bool) (uint64, error) {
 	if !hasMinSeq {
+		if seq, ok := c.watchedBarrier(); ok {
+			return max(seq, c.startLast), nil
+		}
 		last, err := c.probes.get(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -237,13 +270,28 @@ func (c *jsConsumer) target(ctx context.Context, minSeq uint64, hasMinSeq bool) 
 // last sequence does not match the stream's ("wrong last sequence: N").
 const errWrongLastSeq = 10071
 
-// probeLast publishes a probe on the Sync subject that the stream must
+// probeLast sends a probe (see sendProbe) and lets the event watch keep
+// its sequence for the queries that follow.
+func (c *jsConsumer) probeLast() (uint64, error) {
+	var tok watchToken
+	if c.watch != nil {
+		tok = c.watch.mark() // before the send: what arrived before it
+	}
+	seq, err := c.sendProbe()
+	if err == nil && c.watch != nil {
+		c.watch.record(tok, seq)
+	}
+	return seq, err
+}
+
+// sendProbe publishes a probe on the Sync subject that the stream must
 // refuse (it expects a last sequence no stream reaches), and returns the
 // last sequence the refusal reports. The stream checks the expectation in
 // its own goroutine, in ingest order, so the sequence covers every message
 // queued before the probe; and nothing is stored, so the consumer has
 // nothing to take.
-func (c *jsConsumer) probeLast() (uint64, error) {
+func (c *jsConsumer) sendProbe() (uint64, error) {
+	c.probesSent.Add(1)
 	ctx, cancel := context.WithTimeout(c.sink.ctx, c.syncWait)
 	defer cancel()
 	m := nats.NewMsg(c.sink.subj.Sync)
@@ -340,6 +388,9 @@ func (c *jsConsumer) run() error {
 	k := c.sink
 	var next *pull
 	for {
+		if c.watch != nil {
+			c.watch.discard()
+		}
 		if k.stopping() && !c.group.lingering {
 			next.abandon()
 			return nil
@@ -584,6 +635,11 @@ func (c *jsConsumer) gather(p *pull) error {
 
 // add appends a delivered message to pending; false if it is dropped.
 func (c *jsConsumer) add(m jetstream.Msg) bool {
+	if c.watch != nil {
+		// Its copies of the events arrive ahead of the deliveries: empty
+		// it with each delivery, so that a burst does not fill it.
+		c.watch.discard()
+	}
 	if c.needReset {
 		return false // after a gap: drop the rest of this fetch, it comes again
 	}
