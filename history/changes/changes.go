@@ -337,8 +337,14 @@ func commands(opt Options, c Change, procs int) (local, dispatch string) {
 		}
 		cd = dir + "/" + wd
 	}
-	local = fmt.Sprintf("git worktree add --detach %s %s && cd %s && go run %s@%s -baseline %s -packages %s -bench %s -count %d",
-		dir, after, shellQuote(cd), Module, version, before, shellQuote(c.Key.Package), shellQuote(BenchRegexp(TestName(c.Key.Name, procs))), ConfirmCount)
+	// Reports of benchmark output without a pkg line have no package:
+	// then the command runs the benchmark wherever it is.
+	pkgs := ""
+	if c.Key.Package != "" {
+		pkgs = " -packages " + shellQuote(c.Key.Package)
+	}
+	local = fmt.Sprintf("git worktree add --detach %s %s && cd %s && go run %s@%s -baseline %s%s -bench %s -count %d",
+		dir, after, shellQuote(cd), Module, version, before, pkgs, shellQuote(BenchRegexp(TestName(c.Key.Name, procs))), ConfirmCount)
 	workflow := DefaultWorkflow
 	if opt.Workflow != "" && len(opt.Workflow) <= 256 && printable(opt.Workflow) {
 		workflow = opt.Workflow

@@ -142,6 +142,17 @@ func TestCommandDropsTheProcsSuffix(t *testing.T) {
 	}
 }
 
+func TestCommandWithoutPackage(t *testing.T) {
+	h := synth(60, 1, oneEnv, series{key: history.Key{Name: "Encode", Unit: "sec/op"}, level: 1e-6, at: 30, factor: 1.2})
+	cs, err := Find(h, opts)
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("%v, %+v", err, cs)
+	}
+	if c := cs[0].Command; strings.Contains(c, "-packages") || !strings.Contains(c, " -baseline "+cs[0].Before.SHA+" -bench '^BenchmarkEncode$' -count 20") {
+		t.Errorf("command %s: want no -packages", c)
+	}
+}
+
 func TestThresholdDropsSmallShifts(t *testing.T) {
 	// A 3% step on 0.2% noise is real and significant, but under 5%.
 	h := synth(60, 2, oneEnv, series{key: keyX, level: 100, at: 30, factor: 1.03, noise: 0.002})
