@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/natsbench/natsbench-action/compare"
+	"github.com/natsbench/natsbench-action/history"
 )
 
 // DefaultMaxListed bounds the change points a summary lists; the rest are
@@ -49,8 +50,8 @@ func Summary(cs []Change, opt SummaryOptions) string {
 	b.WriteString("| | Benchmark | Unit | Shift | 95% CI | p | Before → after |\n|:-:|:--|:--|--:|:-:|--:|:--|\n")
 	listed := cs[:min(len(cs), opt.MaxListed)]
 	for i, c := range listed {
-		fmt.Fprintf(&b, "| %d | %s › %s | %s | %s %s | %s | %s | %s |\n", i+1,
-			compare.Escape(c.Key.Package), compare.Escape(c.Key.Name), compare.Escape(c.Key.Unit),
+		fmt.Fprintf(&b, "| %d | %s | %s | %s %s | %s | %s | %s |\n", i+1,
+			mdName(c.Key), compare.Escape(c.Key.Unit),
 			icon(c), bold(fmt.Sprintf("%+.1f%%", c.ShiftPct)), interval(c), formatP(c.PValue), commitRange(c))
 	}
 	if more := len(cs) - len(listed); more > 0 {
@@ -58,8 +59,8 @@ func Summary(cs []Change, opt SummaryOptions) string {
 	}
 	b.WriteString("\n")
 	for i, c := range listed {
-		fmt.Fprintf(&b, "<details><summary>%d. Confirm %s › %s %s, %+.1f%%</summary>\n\n", i+1,
-			compare.Escape(c.Key.Package), compare.Escape(c.Key.Name), compare.Escape(c.Key.Unit), c.ShiftPct)
+		fmt.Fprintf(&b, "<details><summary>%d. Confirm %s %s, %+.1f%%</summary>\n\n", i+1,
+			mdName(c.Key), compare.Escape(c.Key.Unit), c.ShiftPct)
 		if c.Command == "" {
 			b.WriteString("No command: the record's commit ids or the benchmark's name cannot be put in one safely.\n\n</details>\n\n")
 			continue
@@ -71,6 +72,15 @@ func Summary(cs []Change, opt SummaryOptions) string {
 		b.WriteString("\n</details>\n\n")
 	}
 	return b.String()
+}
+
+// mdName is "package › name", escaped; the name alone when the report
+// named no package.
+func mdName(k history.Key) string {
+	if k.Package == "" {
+		return compare.Escape(k.Name)
+	}
+	return compare.Escape(k.Package) + " › " + compare.Escape(k.Name)
 }
 
 // icon marks a regression red and an improvement green.
@@ -139,7 +149,7 @@ func Plain(cs []Change) string {
 	}
 	fmt.Fprintf(&b, "%s, worst first (the history suspects, an interleaved run decides):\n\n", plural(len(cs), "change point", "change points"))
 	for i, c := range cs {
-		fmt.Fprintf(&b, "%d. %s %s %s: %+.1f%% [%+.1f%%, %+.1f%%] %s, p=%s\n", i+1, plainText(c.Key.Package), plainText(c.Key.Name),
+		fmt.Fprintf(&b, "%d. %s %s: %+.1f%% [%+.1f%%, %+.1f%%] %s, p=%s\n", i+1, plainText(strings.TrimSpace(c.Key.Package+" "+c.Key.Name)),
 			plainText(c.Key.Unit), c.ShiftPct, c.Low, c.High, c.word(), formatP(c.PValue))
 		fmt.Fprintf(&b, "   %s (%s) -> %s (%s) on %s\n", plainText(short(c.Before.SHA)), day(c.Before), plainText(short(c.After.SHA)), day(c.After), plainText(c.Env))
 		if c.CompareURL != "" {
