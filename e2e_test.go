@@ -159,12 +159,21 @@ func actionInputs(token string) map[string]string {
 		"packages": "./...", "bench": ".", "count": "6", "benchtime": "20ms", "timeout": "2m",
 		"baseline": "", "threshold": "5", "alpha": "0.05", "output-dir": "natsbench-results",
 		"comment": "true", "comment-key": "", "matrix": "null", "nats": "true", "fail-on-regression": "false",
+		// The default is auto; these tests have no history branch to reach
+		// (GITHUB_SERVER_URL is github.com), e2e_history_test.go has one.
+		"history": "off", "history-branch": "natsbench-history", "history-keep": "500",
 	}
 }
 
 // runAction runs the binary like a container action for event with the
 // given payload and input overrides.
 func runAction(t *testing.T, bin, workspace, apiURL, eventName, payload string, in map[string]string) run {
+	t.Helper()
+	return runActionEnv(t, bin, workspace, apiURL, eventName, payload, in, nil)
+}
+
+// runActionEnv is runAction with some GITHUB_* variables overridden.
+func runActionEnv(t *testing.T, bin, workspace, apiURL, eventName, payload string, in, vars map[string]string) run {
 	t.Helper()
 	tmp := t.TempDir()
 	eventPath := filepath.Join(tmp, "event.json")
@@ -189,6 +198,10 @@ func runAction(t *testing.T, bin, workspace, apiURL, eventName, payload string, 
 		"GITHUB_WORKFLOW=benchmarks",
 		"GITHUB_JOB=bench",
 	)
+	for k, v := range vars {
+		// exec keeps the last value of a variable given twice.
+		env = append(env, k+"="+v)
+	}
 	for k, v := range in {
 		// GitHub keeps the hyphen: INPUT_GITHUB-TOKEN.
 		env = append(env, "INPUT_"+strings.ToUpper(k)+"="+v)

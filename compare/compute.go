@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/perf/benchfmt"
 	"golang.org/x/perf/benchmath"
@@ -72,6 +73,8 @@ type Input struct {
 	// PR is the pull request the run measured, 0 for none. The report
 	// records it as extra.pr_number.
 	PR int
+	// Created is when the run measured; the report records it.
+	Created time.Time
 }
 
 // cell accumulates one (package, benchmark, unit) sample of one side.
@@ -244,6 +247,7 @@ func Compute(in Input) (*Report, error) {
 		BuildErrors: in.BuildErrors,
 		Command:     in.Command,
 		RunURL:      in.RunURL,
+		Created:     in.Created.UTC(),
 		Benchmarks:  []Row{},
 		Warnings:    []string{},
 	}

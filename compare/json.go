@@ -8,6 +8,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/natsbench/natsbench-action/outcome"
 )
@@ -120,6 +121,9 @@ func check(r *Report) error {
 	for _, ref := range []Ref{r.Base, r.Head} {
 		long("a ref", ref.Ref, maxWord)
 		long("a sha", ref.SHA, maxWord)
+	}
+	if !r.Created.IsZero() && (r.Created.Year() < 2000 || r.Created.Year() > 9999) {
+		bad("created %s is out of range", r.Created.Format(time.RFC3339))
 	}
 	long("config.benchtime", r.Config.Benchtime, maxWord)
 	long("config.bench", r.Config.Bench, maxName)

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/natsbench/natsbench-action/outcome"
 )
@@ -20,6 +21,7 @@ func TestJSONRoundTrip(t *testing.T) {
 				BuildErrors: []outcome.BuildError{{Side: "head", Package: "example.com/m/z", Output: "z.go:1: boom"}},
 				Hotspots:    []outcome.Hotspot{{Side: "head", Package: pkgA, Function: "a.slow", Flat: 0.5, Cum: 0.75}},
 				Command:     "go run . -count 10", RunURL: "https://example.com/run/1",
+				Created: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC),
 			})
 			var buf bytes.Buffer
 			if err := WriteJSON(&buf, r); err != nil {

@@ -33,6 +33,31 @@ type MarkdownOptions struct {
 	// RunURL links to the full run; empty means Report.RunURL. Post mode
 	// sets it: its report was made by another run.
 	RunURL string
+	// Trends, when set, adds a column to the significant changes: each
+	// row's recent trend on the default branch, from the history, so
+	// that a reviewer sees whether the base itself was an outlier. Rows
+	// without an entry show nothing there.
+	Trends map[TrendKey]Trend
+}
+
+// TrendKey names the row a Trend belongs to.
+type TrendKey struct {
+	Package, Name, Unit string
+}
+
+// Trend is one row's recent history on the default branch, as the
+// caller drew it: compare only places and escapes it.
+type Trend struct {
+	// Spark is a sparkline of the row's last N records, oldest first.
+	Spark string
+	// N is the number of records drawn.
+	N int
+	// BaseAt is the 1-based position of the base commit's record among
+	// the N, 0 when the base is not among them.
+	BaseAt int
+	// BaseRank is the base's rank among the N by value, 1 for the
+	// highest; 0 when the base is not among them.
+	BaseRank int
 }
 
 // failureOutputLines is how much of a failure's or build error's output
@@ -42,7 +67,7 @@ const failureOutputLines = 30
 // Markdown renders r for a pull-request comment, a job summary or
 // report.md. All text that came from the benchmarked code is escaped.
 func Markdown(r *Report, opt MarkdownOptions) string {
-	m := &mdReport{r: r, runURL: safeURL(orDefault(opt.RunURL, r.RunURL))}
+	m := &mdReport{r: r, runURL: safeURL(orDefault(opt.RunURL, r.RunURL)), trends: opt.Trends}
 	m.prepare()
 	doc := m.doc(failureOutputLines)
 	if opt.MaxBytes <= 0 || len(doc.String()) <= opt.MaxBytes {
@@ -133,6 +158,7 @@ type mdReport struct {
 	pkgNames map[string]string
 	absolute bool
 	sharded  bool // a merged report: rows name their shard
+	trends   map[TrendKey]Trend
 }
 
 func (m *mdReport) prepare() {
@@ -339,20 +365,91 @@ func (m *mdReport) sigTable(n int) string {
 		return ""
 	}
 	var b strings.Builder
-	b.WriteString("| | Benchmark | Unit | Base | Head | Δ | p (adjusted) |" + m.shardHead() + "\n")
-	b.WriteString("|---|:--|:--|--:|--:|--:|--:|" + m.shardRule() + "\n")
+	trends := m.hasTrends()
+	b.WriteString("| | Benchmark | Unit | Base | Head | Δ | p (adjusted) |" + m.shardHead())
+	if trends {
+		b.WriteString(" Trend on the default branch |")
+	}
+	b.WriteString("\n|---|:--|:--|--:|--:|--:|--:|" + m.shardRule())
+	if trends {
+		b.WriteString(":--|")
+	}
+	b.WriteString("\n")
 	for _, r := range m.sig[:n] {
 		icon := "🟢"
 		if r.Verdict == Regression {
 			icon = "🔴"
 		}
 		base, head := m.pair(r)
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |%s\n", icon, m.name(r), Escape(r.Unit), base, head, fmtDelta(r.DeltaPct), fmtP(r), m.shardCell(r))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |%s", icon, m.name(r), Escape(r.Unit), base, head, fmtDelta(r.DeltaPct), fmtP(r), m.shardCell(r))
+		if trends {
+			b.WriteString(" " + trendCell(m.trends[TrendKey{r.Package, r.Name, r.Unit}]) + " |")
+		}
+		b.WriteString("\n")
 	}
 	if more := len(m.sig) - n; more > 0 {
 		fmt.Fprintf(&b, "\n…and %d more significant %s.\n", more, pluralWord(more, "change", "changes"))
 	}
 	return b.String()
+}
+
+// hasTrends reports whether any significant row has a trend to show, so
+// that a report without history keeps its table as it was.
+func (m *mdReport) hasTrends() bool {
+	for _, r := range m.sig {
+		if t, ok := m.trends[TrendKey{r.Package, r.Name, r.Unit}]; ok && t.N > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// maxSpark bounds the sparkline shown in a cell, in runes.
+const maxSpark = 60
+
+// trendCell is "▁▂▅▇▃ base 4/5, 2nd highest of 5": the sparkline and
+// where the base sits in it, by time and by value.
+func trendCell(t Trend) string {
+	if t.N <= 0 {
+		return ""
+	}
+	spark := Escape(cutRunes(t.Spark, 4*maxSpark))
+	switch {
+	case t.BaseAt <= 0 || t.BaseAt > t.N || t.BaseRank <= 0 || t.BaseRank > t.N:
+		return spark + fmt.Sprintf(" base not among the last %d", t.N)
+	case t.N == 1:
+		return spark + " base is the only record"
+	}
+	return spark + fmt.Sprintf(" base %d/%d, %s of %d", t.BaseAt, t.N, rankWord(t.BaseRank, t.N), t.N)
+}
+
+// rankWord says a rank among n (1 = highest) the short way round:
+// "highest", "2nd highest", "3rd lowest", "lowest".
+func rankWord(rank, n int) string {
+	switch {
+	case rank == 1:
+		return "highest"
+	case rank == n:
+		return "lowest"
+	case rank <= (n+1)/2:
+		return ordinal(rank) + " highest"
+	}
+	return ordinal(n-rank+1) + " lowest"
+}
+
+func ordinal(k int) string {
+	suffix := "th"
+	if k%100 < 11 || k%100 > 13 {
+		switch k % 10 {
+		case 1:
+			suffix = "st"
+		case 2:
+			suffix = "nd"
+		case 3:
+			suffix = "rd"
+		}
+	}
+	return fmt.Sprintf("%d%s", k, suffix)
 }
 
 // absTable lists the head's figures when there is no baseline.

@@ -90,6 +90,7 @@ func TestMarkdownGolden(t *testing.T) {
 			return mustCompute(t, "mixed", in)
 		}, MarkdownOptions{MaxBytes: 4000}},
 		{"hostile", func(t *testing.T) *Report { return mustCompute(t, "hostile", Input{}) }, MarkdownOptions{}},
+		{"trends", func(t *testing.T) *Report { return mustCompute(t, "mixed", prInput()) }, MarkdownOptions{Trends: mixedTrends(t)}},
 		{"undecided", func(t *testing.T) *Report {
 			// A noisy row and one with too few samples: both undecided.
 			noisyBase, noisyHead := fixture(t, "noisy")
@@ -108,6 +109,45 @@ func TestMarkdownGolden(t *testing.T) {
 			golden(t, tt.name, md)
 			checkMarkdown(t, md, tt.opt.MaxBytes)
 		})
+	}
+}
+
+// mixedTrends gives the significant rows of the mixed report trends of
+// every kind: the base in the middle, at either end, absent, the only
+// record, and a hostile sparkline that must not split its cell.
+func mixedTrends(t *testing.T) map[TrendKey]Trend {
+	t.Helper()
+	cases := []Trend{
+		{Spark: "▁▂▃▄▅▆▇█▇▆", N: 10, BaseAt: 9, BaseRank: 2},
+		{Spark: "▄▄▄▄▄▄", N: 6, BaseAt: 6, BaseRank: 6},
+		{Spark: "▁▂█", N: 3, BaseAt: 3, BaseRank: 1},
+		{Spark: "▃▅▂▁", N: 4},
+		{Spark: "▄", N: 1, BaseAt: 1, BaseRank: 1},
+		{Spark: "|<b>`x`</b> @octocat\n| https://evil", N: 30, BaseAt: 17, BaseRank: 20},
+	}
+	out := map[TrendKey]Trend{}
+	i := 0
+	for _, r := range mustCompute(t, "mixed", prInput()).Benchmarks {
+		if (r.Verdict == Regression || r.Verdict == Improvement) && i < len(cases) {
+			out[TrendKey{r.Package, r.Name, r.Unit}] = cases[i]
+			i++
+		}
+	}
+	if i < len(cases) {
+		t.Fatalf("the mixed report has %d significant rows, want %d", i, len(cases))
+	}
+	return out
+}
+
+func TestRankWord(t *testing.T) {
+	for _, tc := range []struct {
+		rank, n int
+		want    string
+	}{{1, 30, "highest"}, {2, 30, "2nd highest"}, {3, 30, "3rd highest"}, {11, 30, "11th highest"},
+		{15, 30, "15th highest"}, {16, 30, "15th lowest"}, {28, 30, "3rd lowest"}, {30, 30, "lowest"}, {21, 41, "21st highest"}} {
+		if got := rankWord(tc.rank, tc.n); got != tc.want {
+			t.Errorf("rankWord(%d, %d) = %q, want %q", tc.rank, tc.n, got, tc.want)
+		}
 	}
 }
 

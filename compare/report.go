@@ -4,6 +4,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/natsbench/natsbench-action/outcome"
 )
@@ -39,7 +40,11 @@ type Report struct {
 	Warnings    []string             `json:"warnings"`
 	Command     string               `json:"command,omitempty"`
 	RunURL      string               `json:"run_url,omitempty"`
-	Extra       map[string]string    `json:"extra,omitempty"`
+	// Created is when the run measured, so that reports kept as
+	// artifacts can be put in order (natsbench history -dir); zero when
+	// unknown.
+	Created time.Time         `json:"created,omitzero"`
+	Extra   map[string]string `json:"extra,omitempty"`
 	// Shards lists the shards of a merged report, missing and failed ones
 	// included; empty for a report made on one machine.
 	Shards []ShardRun `json:"shards,omitempty"`

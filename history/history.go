@@ -209,6 +209,9 @@ func (r *Record) Validate(now time.Time) error {
 	if r.Count < 0 || r.Count > maxN || r.Env.GOMAXPROCS < 0 || r.Env.GOMAXPROCS > 1<<16 {
 		bad("count %d or gomaxprocs %d is out of range", r.Count, r.Env.GOMAXPROCS)
 	}
+	if len(r.Rows) == 0 {
+		bad("no rows")
+	}
 	if len(r.Rows) > MaxRows {
 		bad("%d rows, over %d", len(r.Rows), MaxRows)
 		return errors.Join(errs...)

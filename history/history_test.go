@@ -3,6 +3,7 @@ package history
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -210,5 +211,16 @@ func TestFromReport(t *testing.T) {
 	}
 	if rec.SHA != rep.Head.SHA || len(rec.Rows) != 1 || rec.Rows[0].Center != 1 || rec.Ref != "main" {
 		t.Errorf("record %+v", rec)
+	}
+	// Too few samples for an interval: the center is kept.
+	rep.Benchmarks[0].Head = &compare.Summary{N: 3, Center: 1, Low: math.Inf(-1), High: math.Inf(1)}
+	rec, err = FromReport(rep, SideHead, Meta{ID: "1-1-head", RunTime: now, Event: "push"})
+	if err != nil || len(rec.Rows) != 1 || rec.Rows[0].Low != 1 || rec.Rows[0].High != 1 || rec.Validate(now) != nil {
+		t.Errorf("a row without an interval became %+v (err %v)", rec.Rows, err)
+	}
+	rep.Benchmarks = rep.Benchmarks[1:]
+	rec, _ = FromReport(rep, SideHead, Meta{ID: "1-1-head", RunTime: now, Event: "push"})
+	if err := rec.Validate(now); err == nil || !strings.Contains(err.Error(), "no rows") {
+		t.Errorf("a record with no rows validates: %v", err)
 	}
 }

@@ -60,11 +60,17 @@ func FromReport(rep *compare.Report, side string, m Meta) (Record, error) {
 		if side == SideBase {
 			s = row.Base
 		}
-		if s == nil || s.N == 0 || !finite(s.Center, s.Low, s.High) {
+		if s == nil || s.N == 0 || !finite(s.Center) {
 			continue
 		}
 		r := Row{Package: row.Package, Name: row.Name, Unit: row.Unit,
 			N: s.N, Center: s.Center, Low: s.Low, High: s.High}
+		// Too few samples give no interval; the center is still the
+		// run's best figure, so it is kept with an empty one and N says
+		// how little it rests on.
+		if !finite(s.Low, s.High) {
+			r.Low, r.High = s.Center, s.Center
+		}
 		if row.CPU != "" && row.CPU != rec.Env.CPU {
 			r.CPU = row.CPU
 		}

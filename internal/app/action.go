@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sethvargo/go-githubactions"
 
@@ -96,6 +97,7 @@ func runAction(ctx context.Context, getenv func(string) string, stdout io.Writer
 	}
 	cfg.OutputDir = env.path(cfg.OutputDir)
 	cfg.OutputDir = shardOutputDir(cfg)
+	cfg.RunnerImage = runnerImage(getenv)
 	if cfg.CommentKey == "" {
 		key, err := comment.DefaultKey(env.Workflow, env.Job, cfg.Matrix)
 		if err != nil {
@@ -130,6 +132,7 @@ func runAction(ctx context.Context, getenv func(string) string, stdout io.Writer
 		l.PR = ev.PR
 	}
 	r, err := benchmark(ctx, cfg, dir, baseline, stdout, l)
+	now := time.Now()
 	a.EndGroup()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -153,10 +156,27 @@ func runAction(ctx context.Context, getenv func(string) string, stdout io.Writer
 		return nil
 	}
 	p := newActionPublisher(a, cfg, env)
+	p.history = useHistory(ctx, a, cfg, env, ev, dir, r, now)
 	if cfg.Comment && ev.isPR() {
 		p.comment = commentOn(ctx, a, cfg, env, ev)
 	}
 	return finish(ctx, a, cfg, p, r)
+}
+
+// runnerImage is the GitHub-hosted runner's image, "ubuntu24/20261124.1",
+// or "" on other runners.
+func runnerImage(getenv func(string) string) string {
+	img, v := strings.TrimSpace(getenv("ImageOS")), strings.TrimSpace(getenv("ImageVersion"))
+	if img == "" {
+		return ""
+	}
+	if v != "" {
+		img += "/" + v
+	}
+	if len(img) > 100 {
+		return ""
+	}
+	return img
 }
 
 // actionBaseline picks the commit to compare against: the baseline input
@@ -201,6 +221,7 @@ func postReport(ctx context.Context, a *githubactions.Action, cfg Config, env gh
 	r.RunURL, r.Extra = "", nil
 	p := newActionPublisher(a, cfg, env)
 	p.jsonPath, p.runURL = path, ev.RunURL
+	p.history = useHistory(ctx, a, cfg, env, ev, env.path(cfg.WorkingDirectory), r, time.Now())
 	if cfg.Comment {
 		p.comment = commentOn(ctx, a, cfg, env, ev)
 	}

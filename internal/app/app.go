@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/natsbench/natsbench-action/compare"
 	"github.com/natsbench/natsbench-action/runner"
@@ -33,6 +34,8 @@ var ErrGate = errors.New("fail-on-regression")
 //     the pull request comment.
 //   - `compare [flags] OLD NEW` compares two benchmark files.
 //   - `merge [flags] DIR...` merges the outputs of shards into one report.
+//   - `history [flags]` prints the trends of the history branch (or of
+//     a directory of report.json files) and writes the trend page.
 //   - Otherwise it benchmarks the current checkout against its baseline
 //     and prints the markdown report on stdout, progress on stderr.
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -41,6 +44,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if len(args) > 0 && args[0] == "merge" {
 		return runMerge(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "history" {
+		return runHistory(ctx, args[1:], stdout, stderr)
 	}
 	if getenv("GITHUB_ACTIONS") == "true" && len(args) == 0 {
 		return runAction(ctx, getenv, stdout)
@@ -122,6 +128,7 @@ func measure(ctx context.Context, cfg Config, dir, baseline string, progress io.
 	}
 	in := CompareInput(res, cfg.Compare, cfg.record())
 	in.RunURL, in.PR = l.RunURL, l.PR
+	in.Created = time.Now()
 	r, err := compare.Compute(in)
 	if err != nil {
 		return nil, res, fmt.Errorf("comparing results: %w", err)

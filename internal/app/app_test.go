@@ -28,9 +28,12 @@ func envFor(t *testing.T, m map[string]string) func(string) string {
 	for _, k := range []string{"GITHUB_ACTION", "GITHUB_ACTION_PATH", "GITHUB_ACTION_REPOSITORY", "GITHUB_ACTOR",
 		"GITHUB_ACTOR_ID", "GITHUB_BASE_REF", "GITHUB_ENV", "GITHUB_GRAPHQL_URL", "GITHUB_HEAD_REF", "GITHUB_PATH",
 		"GITHUB_REF", "GITHUB_REF_NAME", "GITHUB_REF_PROTECTED", "GITHUB_REF_TYPE", "GITHUB_REPOSITORY_OWNER",
-		"GITHUB_RETENTION_DAYS", "GITHUB_RUN_ATTEMPT", "GITHUB_RUN_NUMBER", "GITHUB_SHA"} {
+		"GITHUB_RETENTION_DAYS", "GITHUB_RUN_ATTEMPT", "GITHUB_RUN_NUMBER", "GITHUB_SHA", "ImageOS", "ImageVersion"} {
 		full[k] = ""
 	}
+	// No test reaches github.com: the history is off unless a test
+	// gives it a remote of its own.
+	full["INPUT_HISTORY"] = "off"
 	for k, v := range m {
 		full[k] = v
 	}
@@ -233,6 +236,7 @@ func TestCommandsParseFlags(t *testing.T) {
 		{nil, "parsing flags: flag provided but not defined: -bogus"},
 		{[]string{"compare"}, "compare: parsing flags: flag provided but not defined: -bogus"},
 		{[]string{"merge"}, "merge: parsing flags: flag provided but not defined: -bogus"},
+		{[]string{"history"}, "history: parsing flags: flag provided but not defined: -bogus"},
 	} {
 		t.Run(fmt.Sprint(tc.cmd), func(t *testing.T) {
 			var stdout, stderr bytes.Buffer

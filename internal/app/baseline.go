@@ -30,6 +30,10 @@ type event struct {
 	// as GitHub's event says: post mode asks GitHub for the pull request
 	// that has it.
 	Run *comment.RunHead
+	// DefaultBranch is the repository's default branch as the payload
+	// says (push, schedule, workflow_dispatch): only runs on it write
+	// the history.
+	DefaultBranch string
 }
 
 // isPR reports whether the event is about a pull request, so that a
@@ -40,6 +44,12 @@ func (e event) isPR() bool {
 
 // zeroSHA is the `before` of a push that created its branch.
 const zeroSHA = "0000000000000000000000000000000000000000"
+
+// scheduleEvent is the payload of a scheduled run.
+type scheduleEvent struct {
+	Schedule string             `json:"schedule"`
+	Repo     *github.Repository `json:"repository"`
+}
 
 // readEvent decodes the event payload at path into go-github's type for
 // the event name. Events whose payload the action does not need are not
@@ -54,6 +64,12 @@ func readEvent(name, path string) (event, error) {
 		payload = new(github.PushEvent)
 	case "workflow_run":
 		payload = new(github.WorkflowRunEvent)
+	case "workflow_dispatch":
+		payload = new(github.WorkflowDispatchEvent)
+	case "schedule":
+		// go-github has no type for it: the payload is the schedule and
+		// the repository.
+		payload = new(scheduleEvent)
 	default:
 		return ev, nil
 	}
@@ -78,6 +94,11 @@ func readEvent(name, path string) (event, error) {
 		if b := p.GetBefore(); b != zeroSHA {
 			ev.Baseline = b
 		}
+		ev.DefaultBranch = p.GetRepo().GetDefaultBranch()
+	case *github.WorkflowDispatchEvent:
+		ev.DefaultBranch = p.GetRepo().GetDefaultBranch()
+	case *scheduleEvent:
+		ev.DefaultBranch = p.Repo.GetDefaultBranch()
 	case *github.WorkflowRunEvent:
 		run := p.GetWorkflowRun()
 		ev.RunURL = run.GetHTMLURL()

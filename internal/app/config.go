@@ -28,6 +28,20 @@ const (
 	ModeMerge Mode = "merge"
 )
 
+// HistoryMode says what a run does with the history branch.
+type HistoryMode string
+
+// The history modes.
+const (
+	// HistoryAuto reads the history on every run and writes it on trusted
+	// runs: push, schedule and workflow_dispatch on the default branch.
+	HistoryAuto HistoryMode = "auto"
+	// HistoryRead reads it and never writes.
+	HistoryRead HistoryMode = "read"
+	// HistoryOff neither reads nor writes it.
+	HistoryOff HistoryMode = "off"
+)
+
 // Defaults of the settings that have one, shared by action.yml, the
 // local flags and the README.
 const (
@@ -40,6 +54,11 @@ const (
 	DefaultThreshold        = compare.DefaultThreshold // percent
 	DefaultAlpha            = compare.DefaultAlpha
 	DefaultOutputDir        = "natsbench-results"
+	DefaultHistory          = HistoryAuto
+	DefaultHistoryBranch    = "natsbench-history"
+	// DefaultHistoryKeep keeps about a year and four months of daily
+	// runs: a 200-row suite's year is a few MB, a cheap depth-1 fetch.
+	DefaultHistoryKeep = 500
 )
 
 // Config is the typed configuration of one run, read once from the
@@ -70,6 +89,14 @@ type Config struct {
 	Run runner.Config
 	// Compare holds the decision settings (alpha, threshold in percent).
 	Compare compare.Options
+	// History says whether the run reads and may write the history
+	// branch HistoryBranch, which keeps the newest HistoryKeep runs.
+	History       HistoryMode
+	HistoryBranch string
+	HistoryKeep   int
+	// RunnerImage is the runner's image (ImageOS/ImageVersion), recorded
+	// in the history; not an input.
+	RunnerImage string
 
 	// source names where settings come from in error messages: `input "alpha"`
 	// in the action, `flag -alpha` on the command line.
@@ -176,6 +203,9 @@ func parseConfig(src source, get func(setting string) string) (Config, error) {
 	c.Matrix = str("matrix", "")
 	c.FailOnRegression = boolean("fail-on-regression", false)
 	c.Report = str("report", "")
+	c.History = HistoryMode(strings.ToLower(str("history", string(DefaultHistory))))
+	c.HistoryBranch = str("history-branch", DefaultHistoryBranch)
+	c.HistoryKeep = integer("history-keep", DefaultHistoryKeep)
 	if c.Mode == ModeMerge {
 		c.Shards = splitList(c.Report)
 	}
@@ -254,6 +284,17 @@ func (c *Config) Validate() error {
 	if c.OutputDir == "" {
 		bad("output-dir", "must not be empty")
 	}
+	switch c.History {
+	case HistoryAuto, HistoryRead, HistoryOff:
+	default:
+		bad("history", "must be %q, %q or %q, got %q", HistoryAuto, HistoryRead, HistoryOff, c.History)
+	}
+	if !validBranch(c.HistoryBranch) {
+		bad("history-branch", "must be a branch name (letters, digits and ._/-, no '..', not starting with '-' or '.'), got %q", c.HistoryBranch)
+	}
+	if c.HistoryKeep < 1 {
+		bad("history-keep", "must be a positive number of runs, got %d", c.HistoryKeep)
+	}
 	if strings.ContainsAny(c.Baseline, " \t\r\n\x00:") || strings.HasPrefix(c.Baseline, "-") {
 		bad("baseline", "must be a commit, branch or tag, got %q", c.Baseline)
 	}
@@ -264,6 +305,16 @@ func (c *Config) Validate() error {
 // effective alpha and threshold.
 func (c *Config) record() compare.Config {
 	return compare.Config{Packages: c.Run.Packages, Bench: c.Run.Bench, Count: c.Run.Count, Benchtime: c.Run.Benchtime}
+}
+
+var branchRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._/-]{0,199}$`)
+
+// validBranch accepts the branch names that git accepts and that need no
+// quoting anywhere: a stricter subset of git check-ref-format.
+func validBranch(b string) bool {
+	return branchRE.MatchString(b) && !strings.Contains(b, "..") && !strings.Contains(b, "//") &&
+		!strings.HasSuffix(b, "/") && !strings.HasSuffix(b, ".lock") && !strings.HasSuffix(b, ".") &&
+		!strings.Contains(b, "/.") && b != "HEAD"
 }
 
 // validBenchtime accepts what -test.benchtime accepts: a positive

@@ -45,9 +45,12 @@ func TestParseConfigDefaults(t *testing.T) {
 			Timeout:   runner.DefaultTimeout,
 			NATS:      true,
 		},
-		Compare:   compare.Options{Threshold: 5, Alpha: 0.05},
-		OutputDir: "natsbench-results",
-		Comment:   true,
+		Compare:       compare.Options{Threshold: 5, Alpha: 0.05},
+		OutputDir:     "natsbench-results",
+		Comment:       true,
+		History:       HistoryAuto,
+		HistoryBranch: "natsbench-history",
+		HistoryKeep:   500,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
@@ -71,6 +74,9 @@ func TestParseConfigValues(t *testing.T) {
 		"fail-on-regression": "true",
 		"mode":               "post",
 		"report":             "results",
+		"history":            "Read",
+		"history-branch":     "perf/history",
+		"history-keep":       "30",
 	}))
 	if err != nil {
 		t.Fatalf("parseConfig: %v", err)
@@ -78,7 +84,8 @@ func TestParseConfigValues(t *testing.T) {
 	if c.Token != "ghs_secret" || !reflect.DeepEqual(c.Run.Packages, []string{"./a/...", "./b", "./c"}) ||
 		c.Run.Count != 7 || c.Run.Benchtime != "500x" || c.Run.Timeout != 90*time.Second || c.Baseline != "v1.2.3" ||
 		c.Compare.Threshold != 2.5 || c.Compare.Alpha != 0.01 || c.Comment || c.CommentKey != "linux" || c.Run.NATS ||
-		!c.FailOnRegression || c.Mode != ModePost || c.Report != "results" {
+		!c.FailOnRegression || c.Mode != ModePost || c.Report != "results" ||
+		c.History != HistoryRead || c.HistoryBranch != "perf/history" || c.HistoryKeep != 30 {
 		t.Errorf("parsed %+v", c)
 	}
 }
@@ -111,6 +118,13 @@ func TestParseConfigErrors(t *testing.T) {
 		{"baseline refspec", map[string]string{"baseline": "main:refs/heads/evil"}, []string{`input "baseline" must be a commit, branch or tag`}},
 		{"package option", map[string]string{"packages": "./... -exec=sh"}, []string{`input "packages" pattern "-exec=sh" must not start with '-'`}},
 		{"several", map[string]string{"alpha": "2", "count": "zero"}, []string{`input "alpha"`, `input "count"`}},
+		{"history", map[string]string{"history": "write"}, []string{`input "history" must be "auto", "read" or "off", got "write"`}},
+		{"history-keep", map[string]string{"history-keep": "0"}, []string{`input "history-keep" must be a positive number of runs, got 0`}},
+		{"history-keep word", map[string]string{"history-keep": "all"}, []string{`input "history-keep" must be a positive integer, got "all"`}},
+		{"history-branch option", map[string]string{"history-branch": "--upload-pack=x"}, []string{`input "history-branch" must be a branch name`}},
+		{"history-branch refspec", map[string]string{"history-branch": "main:refs/heads/x"}, []string{`input "history-branch" must be a branch name`}},
+		{"history-branch dots", map[string]string{"history-branch": "a/../b"}, []string{`input "history-branch" must be a branch name`}},
+		{"history-branch lock", map[string]string{"history-branch": "h.lock"}, []string{`input "history-branch" must be a branch name`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parseConfig(fromInput, inputs(t, tc.in))
@@ -235,6 +249,9 @@ func TestActionDefaults(t *testing.T) {
 		"matrix":             "${{ toJSON(matrix) }}",
 		"nats":               "true",
 		"fail-on-regression": "false",
+		"history":            string(DefaultHistory),
+		"history-branch":     DefaultHistoryBranch,
+		"history-keep":       strconv.Itoa(DefaultHistoryKeep),
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("action.yml inputs and defaults:\n got %v\nwant %v", got, want)

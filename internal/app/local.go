@@ -23,6 +23,7 @@ Usage:
   natsbench [flags]
   natsbench compare [-json FILE] [-md FILE] [-alpha A] [-threshold T] OLD NEW
   natsbench merge [-output-dir DIR] [-fail-on-regression] DIR...
+  natsbench history [-branch REF | -dir DIR] [-html FILE] [-plain]
 
 With -shard i/n it runs part i of n of the benchmarks into
 OUTPUT-DIR/shard-i-of-n; merge makes one report of the parts.

@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sethvargo/go-githubactions"
 
@@ -182,6 +183,7 @@ func mergeShards(patterns []string) (*merged, error) {
 	if base != nil {
 		in.Base = append([]byte{}, base.Bytes()...)
 	}
+	in.Created = time.Now()
 	r, err := compare.Compute(in)
 	if err != nil {
 		return nil, fmt.Errorf("merging shards: %w", err)
@@ -562,6 +564,7 @@ func mergeAction(ctx context.Context, a *githubactions.Action, cfg Config, env g
 			r.Extra = map[string]string{"pr_number": strconv.Itoa(ev.PR)}
 		}
 	}
+	p.history = useHistory(ctx, a, cfg, env, ev, env.path(cfg.WorkingDirectory), r, time.Now())
 	if cfg.Comment && (ev.isPR() || ev.Run != nil) {
 		p.comment = commentOn(ctx, a, cfg, env, ev)
 	}

@@ -39,6 +39,9 @@ type publisher struct {
 	display func(string) string
 	// comment, when set, is where the sticky comment goes.
 	comment *commentTarget
+	// history is what the report shows of the history branch: trends
+	// beside the significant rows, and a section for the job summary.
+	history historyOutcome
 }
 
 // commentTarget is a pull request's sticky comment for one key.
@@ -53,7 +56,7 @@ type commentTarget struct {
 // others. Outputs are set last, with the comment's URL.
 func (p *publisher) publish(ctx context.Context, r *compare.Report) (out comment.Outputs, warnings []error) {
 	render := func(maxBytes int) string {
-		return compare.Markdown(r, compare.MarkdownOptions{RunURL: p.runURL, MaxBytes: maxBytes})
+		return compare.Markdown(r, compare.MarkdownOptions{RunURL: p.runURL, MaxBytes: maxBytes, Trends: p.history.trends})
 	}
 	full := render(0)
 	jsonPath, mdPath, err := p.writeFiles(r, full)
@@ -66,7 +69,16 @@ func (p *publisher) publish(ctx context.Context, r *compare.Report) (out comment
 		}
 	}
 	if p.action != nil {
-		if err := comment.WriteSummary(p.action, render(comment.MaxSummary-1)); err != nil {
+		// The trends section is bounded by its options; the report is
+		// fitted to what it leaves.
+		extra := p.history.summary
+		if len(extra) > comment.MaxSummary/4 {
+			extra = ""
+		}
+		if extra != "" {
+			extra = "\n" + extra
+		}
+		if err := comment.WriteSummary(p.action, render(comment.MaxSummary-1-len(extra))+extra); err != nil {
 			warnings = append(warnings, err)
 		}
 	}
