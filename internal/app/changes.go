@@ -1,11 +1,17 @@
 package app
 
 import (
+	"context"
 	"fmt"
+	"os"
+	"regexp"
 	"runtime/debug"
+	"strings"
 
+	"github.com/natsbench/natsbench-action/compare"
 	"github.com/natsbench/natsbench-action/history"
 	"github.com/natsbench/natsbench-action/history/changes"
+	"github.com/natsbench/natsbench-action/history/page"
 )
 
 // changeOptions are a run's change-point options: its threshold, and what
@@ -62,4 +68,70 @@ func withoutRecord(h *history.History, id string) *history.History {
 		}
 	}
 	return out
+}
+
+// checkedOut reports whether the report's head is the commit the workflow
+// ran on (GITHUB_SHA), or says nothing against it (either unknown). A
+// dispatch with the head input measures an older commit to confirm a
+// change point: its figures dated today must not enter the history.
+func checkedOut(env ghEnv, r *compare.Report) bool {
+	a, b := env.SHA, r.Head.SHA
+	if len(a) < 7 || len(b) < 7 {
+		return true
+	}
+	return strings.HasPrefix(a, b) || strings.HasPrefix(b, a)
+}
+
+// pageMarks are the change points of h as marks on the trend page; none
+// when they cannot be found (the threshold was validated with the
+// configuration, so that does not happen).
+func pageMarks(h *history.History, threshold float64) map[history.Key][]page.Mark {
+	cs, err := changes.Find(h, changes.Options{ThresholdPct: threshold})
+	if err != nil {
+		return nil
+	}
+	return marksOf(cs)
+}
+
+// marksOf draws each change point at its first record after the shift.
+func marksOf(cs []changes.Change) map[history.Key][]page.Mark {
+	out := map[history.Key][]page.Mark{}
+	for _, c := range cs {
+		out[c.Key] = append(out[c.Key], page.Mark{Index: c.AfterIndex, Label: c.Label()})
+	}
+	return out
+}
+
+// localChanges finds the change points of h for `natsbench history`,
+// with compare links when the checkout's origin is a GitHub-like https
+// or ssh remote.
+func localChanges(ctx context.Context, h *history.History, threshold float64) ([]changes.Change, error) {
+	opt := changes.Options{ThresholdPct: threshold, Version: moduleVersion()}
+	if cwd, err := os.Getwd(); err == nil {
+		if url, err := git(ctx, cwd, "remote", "get-url", "origin"); err == nil {
+			opt.ServerURL, opt.Repository = splitRemote(url)
+		}
+	}
+	cs, err := changes.Find(h, opt)
+	if err != nil {
+		return nil, fmt.Errorf("finding change points: %w", err)
+	}
+	return cs, nil
+}
+
+// remoteRE matches https://host/owner/repo(.git) and git@host:owner/repo(.git).
+var remoteRE = regexp.MustCompile(`^(?:https://([A-Za-z0-9.-]+(?::[0-9]+)?)/|git@([A-Za-z0-9.-]+):)([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+?)(?:\.git)?/?$`)
+
+// splitRemote returns the server URL and the owner/name of a remote URL,
+// or "" "" when it is neither form (a path, a URL with credentials).
+func splitRemote(url string) (server, repo string) {
+	m := remoteRE.FindStringSubmatch(url)
+	if m == nil {
+		return "", ""
+	}
+	host := m[1]
+	if host == "" {
+		host = m[2]
+	}
+	return "https://" + host, m[3]
 }
