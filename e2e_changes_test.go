@@ -2,7 +2,9 @@ package main_test
 
 import (
 	"fmt"
+	"html"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -184,6 +186,23 @@ func TestActionChangePoint(t *testing.T) {
 		t.Errorf("the run after the step's does not say there is nothing new:\n%s", last)
 	}
 	t.Logf("the job summary's change points of run %d:\n%s", newAt["B/op"]+1, stepSummary)
+
+	// The trend page in output-dir marks it, and `natsbench history`
+	// in the checkout (its origin is the server's repository) lists it.
+	pg, err := os.ReadFile(filepath.Join(ws, "natsbench-results", "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(html.UnescapeString(string(pg)), "+20.0% (regression, p=0.005)") {
+		t.Error("the trend page does not mark the B/op change point")
+	}
+	cmd := exec.Command(bin, "history", "-plain")
+	cmd.Dir = ws
+	cmd.Env = append(baseEnv(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "example.com/fixture Work-2 B/op: +20.0% [+20.0%, +20.0%] regression") {
+		t.Errorf("natsbench history: %v\n%s", err, out)
+	}
 
 	// The history branch holds every run, and the step is there.
 	recs, _ := records(t, bare)
