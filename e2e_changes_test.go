@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/natsbench/natsbench-action/comment/githubtest"
+	"github.com/natsbench/natsbench-action/compare"
 	"github.com/natsbench/natsbench-action/history"
 	"github.com/natsbench/natsbench-action/history/changes"
 	"github.com/natsbench/natsbench-action/internal/gittest"
@@ -92,6 +93,7 @@ func TestActionChangePoint(t *testing.T) {
 
 	ws := filepath.Join(testutil.SharedDir(t), "workspace")
 	prev := gittest.MustCommit(t, ws, map[string]string{
+		".gitignore":        "natsbench-results/\n",
 		"mod/go.mod":        "module example.com/fixture\n\ngo 1.26\n",
 		"mod/bench_test.go": changeBench,
 		"mod/sizes.go":      workSizes(20000, 10240, 0),
@@ -208,6 +210,31 @@ func TestActionChangePoint(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "example.com/fixture Work-2 B/op: +20.0% [+20.0%, +20.0%] regression") {
 		t.Errorf("natsbench history: %v\n%s", err, out)
+	}
+
+	// The loop's second half, as the summary says: a dispatch on main
+	// with baseline = the commit before and head = the commit after
+	// (checked out instead of main's tip) runs the two interleaved, which
+	// decides, and writes nothing to the history.
+	before, after := commits[runsBefore-1], commits[runsBefore]
+	tip := commits[len(commits)-1]
+	recsBefore, branchTip := records(t, bare)
+	gittest.Must(t, ws, "checkout", "-q", after)
+	r := runActionEnv(t, bin, ws, gh.URL(), "workflow_dispatch",
+		`{"ref": "refs/heads/main", "inputs": {"baseline": "`+before+`", "head": "`+after+`"}, "repository": {"full_name": "octo/fixture", "default_branch": "main"}}`,
+		maps(in, map[string]string{"baseline": before}), map[string]string{
+			"GITHUB_SERVER_URL": srv.URL, "GITHUB_RUN_ID": "2000", "GITHUB_RUN_ATTEMPT": "1",
+			"GITHUB_REF": "refs/heads/main", "GITHUB_SHA": tip,
+		})
+	r.wantCode(t, 0)
+	if v := verdict(t, readReport(t, filepath.Join(ws, r.outputs["report-json"])), "Work", "B/op"); v != compare.Regression {
+		t.Errorf("the interleaved run of %.7s against %.7s: B/op %s, want regression", after, before, v)
+	}
+	if !strings.Contains(r.stdout, "is not the commit the workflow ran on") {
+		t.Errorf("the confirming run does not say why it writes no history:\n%s", r.stdout)
+	}
+	if recs, newTip := records(t, bare); len(recs) != len(recsBefore) || newTip != branchTip {
+		t.Errorf("the confirming run wrote the history: %d → %d records", len(recsBefore), len(recs))
 	}
 
 	// The history branch holds every run, and the step is there.
