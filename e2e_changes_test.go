@@ -103,7 +103,7 @@ func TestActionChangePoint(t *testing.T) {
 	in := actionInputs(token)
 	// B/op is the bytes of all iterations over their number, the testing
 	// package's own included: short iterations, many of them (about 500
-	// in 10ms), and the median of six rounds keep it within 0.1% of
+	// in 10ms), and the median of six rounds keep it within 0.5% of
 	// 10240, a level (a few iterations gave 10444 once).
 	in["history"], in["count"], in["benchtime"], in["comment"], in["bench"] = "auto", "6", "10ms", "false", "Work"
 	start := time.Now()

@@ -169,7 +169,7 @@ func (d *detector) test(x []float64, opt Options, rng *rand.Rand) (t int, p floa
 
 // levels reports whether x is deterministic, as B/op and allocs/op
 // nearly are: runs of equal values (within levelTolerance of the run's
-// first value: a median of B/op can be 12288.5 for 12288), each at least
+// first value: a median of B/op can be 12309.5 for 12288), each at least
 // minSeg long, at least two of them. Every boundary between such runs is a
 // change with no noise around it, and no permutation of the values is as
 // extreme as the series itself, so the test would only be limited by how
@@ -194,9 +194,12 @@ func levels(x []float64, best, minSeg int) (at int, ok bool) {
 }
 
 // levelTolerance is the relative difference under which two figures are
-// the same level: far below any threshold worth reporting, far above the
-// rounding of a median of byte counts.
-const levelTolerance = 1e-3
+// the same level: a tenth of the action's default threshold (5%), and
+// above what the testing package's own allocations add to a median of
+// B/op on a loaded machine (0.17% was seen). A series whose noise is this
+// small is as good as deterministic: a change found this way is many
+// noise deviations large, and the threshold drops the small ones.
+const levelTolerance = 5e-3
 
 func abs(i int) int {
 	if i < 0 {
