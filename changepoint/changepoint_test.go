@@ -198,6 +198,40 @@ func TestDetectZeroBefore(t *testing.T) {
 	}
 }
 
+func TestDetectExactLevels(t *testing.T) {
+	// B/op of a benchmark whose buffer grows 20% at run 8 and shrinks back
+	// at run 20: deterministic figures, so a short history suffices, and
+	// each step is found where it is.
+	var pts []Point
+	for i := range 26 {
+		v := 10240.0
+		if i >= 8 && i < 20 {
+			v = 12288
+		}
+		pts = append(pts, Point{Value: v, Env: "a"})
+	}
+	pts[12].Value = 12288.5 // a median of 12288 and 12289 bytes
+	got, err := Detect(pts, Options{MinShiftPct: 5})
+	if err != nil || len(got) != 2 || got[0].Before != 7 || got[0].After != 8 || got[0].ShiftPct != 20 ||
+		got[1].After != 20 || got[1].PValue != 0.005 {
+		t.Fatalf("Detect = %+v, %v; want +20%% at 8 and back at 20, p=0.005", got, err)
+	}
+	// Runs shorter than MinSegment are not levels: one odd value is an
+	// outlier, and a step needs MinSegment runs after it.
+	for _, odd := range []int{13, 22} {
+		pts := slices.Clone(pts[:26])
+		for i := range pts {
+			pts[i].Value = 10240
+		}
+		for i := odd; i < min(odd+4, len(pts)); i++ {
+			pts[i].Value = 12288
+		}
+		if got, err := Detect(pts, Options{MinShiftPct: 5}); err != nil || len(got) != 0 {
+			t.Errorf("a run of 4 at %d: %+v, %v; want no change", odd, got, err)
+		}
+	}
+}
+
 func TestDetectDeterministic(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 6))
 	pts := steps(r, "a", 300, 3, []int{0, 100, 200}, []float64{100, 108, 104})

@@ -202,13 +202,6 @@ func farFrom(xs, ys []int, d int) bool {
 	return true
 }
 
-func abs(x int) int {
-	if x < 0 {
-		return -x
-	}
-	return x
-}
-
 // tally counts one shape's results against the ground truth.
 type tally struct {
 	series, points, truth, found, tp, fp, atBreak int

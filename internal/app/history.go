@@ -15,6 +15,7 @@ import (
 
 	"github.com/natsbench/natsbench-action/compare"
 	"github.com/natsbench/natsbench-action/history"
+	"github.com/natsbench/natsbench-action/history/page"
 )
 
 // historyUse is what a run does with the history branch, decided once
@@ -103,11 +104,20 @@ func useHistory(ctx context.Context, a *githubactions.Action, cfg Config, env gh
 		a.Warningf("history not read: %v", err)
 		return historyOutcome{}
 	}
+	if use.write && !checkedOut(env, r) {
+		use.write = false
+		use.why = fmt.Sprintf("the checkout %.12s is not the commit the workflow ran on, GITHUB_SHA %.12s; "+
+			"an older commit's figures dated today would read as a shift", r.Head.SHA, env.SHA)
+	}
 	var h *history.History
+	var written string // the ID of this run's record, once written
 	if use.write {
 		rec, err := historyRecord(ctx, cfg, env, ev, dir, r, now)
 		if err == nil {
 			h, err = writeHistory(ctx, a, store, cfg, rec, env.Repository, now)
+		}
+		if err == nil {
+			written = rec.ID
 		}
 		switch {
 		case errors.Is(err, errDenied):
@@ -136,7 +146,16 @@ func useHistory(ctx context.Context, a *githubactions.Action, cfg Config, env gh
 	out := historyOutcome{trends: h.Trends(keys, r.Base.SHA)}
 	if use.write {
 		out.summary = history.Summary(h, history.SummaryOptions{})
-		if err := writePage(filepath.Join(cfg.OutputDir, "index.html"), h, env.Repository, now); err != nil {
+		if written != "" {
+			// New since the previous run: the history without this run's
+			// record is what the previous run left.
+			cp, err := changeSummary(withoutRecord(h, written), h, changeOptions(cfg, env))
+			if err != nil {
+				a.Warningf("change points: %v", err)
+			}
+			out.summary = cp + "\n" + out.summary
+		}
+		if err := writePage(filepath.Join(cfg.OutputDir, "index.html"), h, env.Repository, now, pageMarks(h, cfg.Compare.Threshold)); err != nil {
 			a.Warningf("trend page: %v", err)
 		}
 	}
@@ -205,7 +224,7 @@ func writeHistory(ctx context.Context, a *githubactions.Action, store branchStor
 		if err != nil {
 			return err
 		}
-		return writePage(filepath.Join(dir, "index.html"), h, repo, now)
+		return writePage(filepath.Join(dir, "index.html"), h, repo, now, pageMarks(h, cfg.Compare.Threshold))
 	})
 	if err != nil {
 		return nil, err
@@ -248,8 +267,8 @@ func showHistoryWarnings(a *githubactions.Action, warns []history.Warning) {
 }
 
 // writePage writes the trend page of h, about the repository repo, to
-// path.
-func writePage(path string, h *history.History, repo string, now time.Time) error {
+// path, with marks on the charts.
+func writePage(path string, h *history.History, repo string, now time.Time, marks map[history.Key][]page.Mark) error {
 	if renderPage == nil {
 		return nil
 	}
@@ -257,7 +276,7 @@ func writePage(path string, h *history.History, repo string, now time.Time) erro
 	if err != nil {
 		return fmt.Errorf("writing the trend page: %w", err)
 	}
-	if err := renderPage(f, h, repo, now); err != nil {
+	if err := renderPage(f, h, repo, now, marks); err != nil {
 		f.Close()
 		return fmt.Errorf("writing the trend page: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/natsbench/natsbench-action/compare"
 	"github.com/natsbench/natsbench-action/history"
+	"github.com/natsbench/natsbench-action/history/changes"
 )
 
 // maxReports bounds the report.json files `history -dir` reads.
@@ -33,8 +35,9 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	html := fset.String("html", "", "also write the trend page to `FILE`")
 	plain := fset.Bool("plain", false, "print the table as plain text instead of markdown")
 	rows := fset.Int("rows", 50, "list at most `N` rows, those that moved most first")
+	threshold := fset.Float64("threshold", DefaultThreshold, "list the change points that shifted at least `T` percent")
 	fset.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: natsbench history [-branch REF | -dir DIR] [-html FILE] [-plain] [-rows N]\n\nPrints how each benchmark moved over the recorded runs in its current\nenvironment (first, last, change, records), the rows that moved most first.\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage: natsbench history [-branch REF | -dir DIR] [-html FILE] [-plain] [-rows N] [-threshold T]\n\nPrints how each benchmark moved over the recorded runs in its current\nenvironment (first, last, change, records), the rows that moved most first,\nthen the change points of the history, worst first, with the commands that\nconfirm them.\n\nFlags:")
 		fset.PrintDefaults()
 	}
 	if help, err := parseFlags(fset, args, "history: "); help || err != nil {
@@ -49,6 +52,8 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return errors.New("history: give -branch or -dir, not both")
 	case *rows < 1:
 		return fmt.Errorf("history: flag -rows must be a positive number, got %d", *rows)
+	case !(*threshold >= 0) || math.IsInf(*threshold, 0):
+		return fmt.Errorf("history: flag -threshold must be a percentage of at least 0, got %v", *threshold)
 	case !set["dir"] && !validBranch(*branch):
 		return fmt.Errorf("history: flag -branch must be a branch name, got %q", *branch)
 	}
@@ -77,11 +82,18 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return fmt.Errorf("history: printing the table: %w", err)
 	}
+	cs, err := localChanges(ctx, h, *threshold)
+	if err != nil {
+		return fmt.Errorf("history: %w", err)
+	}
+	if _, err := io.WriteString(stdout, "\n"+changes.Plain(cs)); err != nil {
+		return fmt.Errorf("history: printing the change points: %w", err)
+	}
 	if *html != "" {
 		if renderPage == nil {
 			return errors.New("history: -html: the trend page is not built in")
 		}
-		if err := writePage(*html, h, "", now); err != nil {
+		if err := writePage(*html, h, "", now, marksOf(cs)); err != nil {
 			return fmt.Errorf("history: %w", err)
 		}
 		fmt.Fprintf(stderr, "natsbench: trend page in %s\n", *html)

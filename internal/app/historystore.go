@@ -39,10 +39,10 @@ func (g gitRemote) Update(ctx context.Context, dir, msg string, mutate func(stri
 	return err
 }
 
-// renderPage writes the trend page of h, about repo, made at now. It is
-// a variable so that a build without the page (and its plotting library)
-// stays possible; the history command reports when it is nil. Change
-// points (changepoint, issue 16) reach the page through Options.Marks.
-var renderPage = func(w io.Writer, h *history.History, repo string, now time.Time) error {
-	return page.Render(w, h, page.Options{Repository: repo, Generated: now})
+// renderPage writes the trend page of h, about repo, made at now, with
+// the change points marked. It is a variable so that a build without the
+// page (and its plotting library) stays possible; the history command
+// reports when it is nil.
+var renderPage = func(w io.Writer, h *history.History, repo string, now time.Time, marks map[history.Key][]page.Mark) error {
+	return page.Render(w, h, page.Options{Repository: repo, Generated: now, Marks: marks})
 }
