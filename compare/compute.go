@@ -37,6 +37,9 @@ type Options struct {
 	// change. 0 means DefaultThreshold (for "any significant change" use
 	// a tiny positive value).
 	Threshold float64
+	// Plan is the sequential design the rounds followed; its zero value
+	// is the fixed design (one look at the end, at level Alpha).
+	Plan Plan
 }
 
 // withDefaults fills in the fields left at zero. The ranges are the
@@ -204,8 +207,9 @@ func (p *parsed) noteEnv(r *benchfmt.Result) {
 type work struct {
 	Row
 	baseVals, headVals []float64
-	exact              bool // compared exactly, no test
-	better             int  // +1 higher is better, -1 lower is better
+	exact              bool    // compared exactly, no test
+	better             int     // +1 higher is better, -1 lower is better
+	level              float64 // the level its adjusted p-value is tested at
 }
 
 // Compute parses, groups, summarizes and compares the inputs and decides
@@ -273,6 +277,7 @@ func Compute(in Input) (*Report, error) {
 	benchproc.SortKeys(keys)
 
 	ws := newWarnSet()
+	levelOf := opt.Plan.levels(opt.Alpha)
 	thr := benchmath.DefaultThresholds
 	thr.CompareAlpha = opt.Alpha
 	var rows []*work
@@ -303,6 +308,11 @@ func Compute(in Input) (*Report, error) {
 			w.Verdict = Removed
 		default:
 			w.DeltaPct = deltaPct(w.Base.Center, w.Head.Center)
+			rounds := min(len(w.baseVals), len(w.headVals))
+			w.level = levelOf(rounds)
+			if opt.Plan.Sequential() {
+				w.Rounds = rounds
+			}
 			// One sample can't show that a unit is deterministic.
 			w.exact = assumption == benchmath.AssumeExact ||
 				((w.Unit == "allocs/op" || w.Unit == "B/op") && len(w.baseVals) > 1 && len(w.headVals) > 1 &&
@@ -323,8 +333,10 @@ func Compute(in Input) (*Report, error) {
 	adjust(rows)
 	for _, w := range rows {
 		decide(w, opt, ws)
+		// Only a sequential run stops benchmarks.
+		w.Settled = w.Settled && opt.Plan.Sequential()
 	}
-	setMDE(rows, opt.Alpha)
+	setMDE(rows)
 
 	for _, w := range rows {
 		rep.Benchmarks = append(rep.Benchmarks, w.Row)

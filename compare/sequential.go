@@ -1,8 +1,10 @@
 package compare
 
 import (
+	"cmp"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -257,4 +259,43 @@ func uDist(n1, n2 int) []float64 {
 	}
 	uDistCache.Store(key, dist)
 	return dist
+}
+
+// BenchmarkRef names a top-level benchmark as go test does: its package
+// and its function's name, "BenchmarkX".
+type BenchmarkRef struct {
+	Package, Name string
+}
+
+// SettledBenchmarks returns the top-level benchmarks of a report computed
+// under a sequential Plan whose every row is settled (see Row.Settled),
+// or has nothing to decide (added or removed): more rounds of them would
+// change no verdict. A benchmark with a failed row is not among them (the
+// runner stops failed benchmarks itself). Sorted by package and name.
+func SettledBenchmarks(r *Report) []BenchmarkRef {
+	settled := map[BenchmarkRef]bool{}
+	var order []BenchmarkRef
+	for _, row := range r.Benchmarks {
+		if row.Name == "" {
+			continue
+		}
+		top, _, _ := strings.Cut(normName(row.Name), "/")
+		k := BenchmarkRef{Package: row.Package, Name: "Benchmark" + top}
+		if _, seen := settled[k]; !seen {
+			order = append(order, k)
+			settled[k] = true
+		}
+		done := row.Settled || row.Verdict == Added || row.Verdict == Removed
+		settled[k] = settled[k] && done && row.Verdict != Failed
+	}
+	var out []BenchmarkRef
+	for _, k := range order {
+		if settled[k] {
+			out = append(out, k)
+		}
+	}
+	slices.SortFunc(out, func(a, b BenchmarkRef) int {
+		return cmp.Or(strings.Compare(a.Package, b.Package), strings.Compare(a.Name, b.Name))
+	})
+	return out
 }

@@ -1,8 +1,12 @@
 package compare
 
 import (
+	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -65,4 +69,133 @@ func TestSpendingBoundariesSimulated(t *testing.T) {
 		t.Errorf("testing every look at α found %.4f: the simulation does not repeat looks", naiveRate)
 	}
 	t.Logf("with the boundaries %.4f, testing every look at α %.4f", rate, naiveRate)
+}
+
+// seqFile writes Go benchmark output: for each benchmark, one line per
+// value, with constant B/op and allocs/op.
+func seqFile(pkg string, benches map[string][]float64) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "pkg: %s\n", pkg)
+	names := slices.Sorted(maps.Keys(benches))
+	for _, name := range names {
+		for _, v := range benches[name] {
+			fmt.Fprintf(&b, "Benchmark%s-2\t1000\t%.3f ns/op\t64 B/op\t1 allocs/op\n", name, v)
+		}
+	}
+	return []byte(b.String())
+}
+
+func scaled(v []float64, f float64) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = x * f
+	}
+	return out
+}
+
+// TestSettleDecision is the settle decision on one benchmark's rows: the
+// sec/op row decides (the B/op and allocs/op rows are exact and settled).
+func TestSettleDecision(t *testing.T) {
+	seq := Plan{MinRounds: 10, MaxRounds: 40}
+	cases := []struct {
+		name       string
+		plan       Plan
+		n          int
+		sigma      float64 // the noise, as the deviation of the logs
+		change     float64 // head / base
+		settled    bool
+		verdict    Verdict
+		reason     Reason
+		wantRounds int
+	}{
+		{"quiet and unchanged at the first look: equivalent", seq, 10, 0.005, 1, true, Unchanged, Equivalent, 10},
+		{"quiet, 30% slower, half way: significant", seq, 25, 0.005, 1.3, true, Regression, NoReason, 25},
+		{"quiet, 20% faster, at the first look: significant", seq, 10, 0.005, 0.8, true, Improvement, NoReason, 10},
+		{"quiet, 2% slower at the last look: significant but smaller", seq, 40, 0.005, 1.02, true, Unchanged, BelowThreshold, 40},
+		{"noisy and unchanged: not settled", seq, 10, 0.2, 1, false, Unchanged, Noisy, 10},
+		{"noisy and 4% slower: not settled", seq, 30, 0.2, 1.04, false, Unchanged, Noisy, 30},
+		{"quiet, 4.5% slower: neither shown equivalent nor significant yet", seq, 10, 0.02, 1.045, false, Unchanged, NoReason, 10},
+		{"fixed design: nothing is settled", Plan{}, 10, 0.005, 1, false, Unchanged, NoReason, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			base := lognormal(1000, c.sigma, c.n)
+			head := scaled(lognormal(1000, c.sigma, c.n), c.change)
+			slices.Reverse(head)
+			rep, err := Compute(Input{
+				Base:    seqFile("example.com/m", map[string][]float64{"X": base}),
+				Head:    seqFile("example.com/m", map[string][]float64{"X": head}),
+				Options: Options{Plan: c.plan},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range rep.Benchmarks {
+				if r.Unit != "sec/op" {
+					if r.Settled != c.plan.Sequential() {
+						t.Errorf("%s: settled %v, want %v (exact row)", r.Unit, r.Settled, c.plan.Sequential())
+					}
+					continue
+				}
+				if r.Settled != c.settled || r.Verdict != c.verdict || r.Reason != c.reason || r.Rounds != c.wantRounds {
+					t.Errorf("sec/op: settled %v, %s, reason %q, rounds %d; want settled %v, %s, reason %q, rounds %d (note %q, p %v)",
+						r.Settled, r.Verdict, r.Reason, r.Rounds, c.settled, c.verdict, c.reason, c.wantRounds, r.Note, *r.PAdjusted)
+				}
+			}
+			got := SettledBenchmarks(rep)
+			if want := c.settled; (len(got) == 1) != want {
+				t.Errorf("SettledBenchmarks = %v, want the benchmark settled: %v", got, want)
+			}
+			if len(got) == 1 && got[0] != (BenchmarkRef{Package: "example.com/m", Name: "BenchmarkX"}) {
+				t.Errorf("SettledBenchmarks = %v, want example.com/m BenchmarkX", got)
+			}
+		})
+	}
+}
+
+// A benchmark is settled only when all its sub-benchmarks are.
+func TestSettledBenchmarksGroupsSubBenchmarks(t *testing.T) {
+	quiet := lognormal(1000, 0.005, 12)
+	noisy := lognormal(1000, 0.3, 12)
+	in := Input{
+		Base:    seqFile("example.com/m", map[string][]float64{"A/quiet": quiet, "A/noisy": noisy, "B/quiet": quiet, "B/too": quiet}),
+		Head:    seqFile("example.com/m", map[string][]float64{"A/quiet": quiet, "A/noisy": noisy, "B/quiet": quiet, "B/too": quiet}),
+		Options: Options{Plan: Plan{MinRounds: 10, MaxRounds: 20}},
+	}
+	rep, err := Compute(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := SettledBenchmarks(rep)
+	want := []BenchmarkRef{{Package: "example.com/m", Name: "BenchmarkB"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("SettledBenchmarks = %v, want %v", got, want)
+	}
+}
+
+// The interval of the change covers the true shift, and is unbounded
+// where the samples are too few for the confidence.
+func TestShiftCI(t *testing.T) {
+	base := lognormal(100, 0.02, 20)
+	head := scaled(lognormal(100, 0.02, 20), 1.1)
+	lo, hi, ok := shiftCI(base, head, 0.95)
+	if !ok || !(lo < 10 && 10 < hi) || hi-lo > 5 {
+		t.Errorf("20+20 values, +10%%: interval [%.2f%%, %.2f%%] ok %v, want a narrow one around 10%%", lo, hi, ok)
+	}
+	if _, _, ok := shiftCI(base[:3], head[:3], 0.95); ok {
+		t.Error("3+3 values: a 95% interval, want unbounded (the least p is 0.1)")
+	}
+	// uCritical against the table of the Mann-Whitney U: for 10+10 at
+	// two-sided 0.05, the critical U is 23, so the interval is between
+	// the 24th smallest and 24th largest difference.
+	if k := uCritical(10, 10, 0.025); k != 24 {
+		t.Errorf("uCritical(10, 10, 0.025) = %d, want 24", k)
+	}
+	// The normal approximation, beyond the exact table, agrees with it
+	// where both apply.
+	exact := uCritical(50, 50, 0.025)
+	mu, sigma := 1250.0, math.Sqrt(50*50*101/12.0)
+	if approx := int(math.Floor(mu + 0.5 + normalQuantile(0.025)*sigma)); approx < exact-2 || approx > exact+2 {
+		t.Errorf("uCritical(50, 50): exact %d, normal approximation %d", exact, approx)
+	}
 }
