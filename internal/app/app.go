@@ -116,6 +116,9 @@ func measure(ctx context.Context, cfg Config, dir, baseline string, progress io.
 	// In the action's container (root), the pull request's code runs as
 	// nobody; the local CLI runs it as the user who runs it.
 	rc.Isolate = cfg.source == fromInput && os.Geteuid() == 0
+	if baseline != "" && cfg.sequential() {
+		rc.Settle = Settle(cfg.Compare)
+	}
 	res, err := runner.Run(ctx, rc)
 	if err != nil {
 		return nil, nil, fmt.Errorf("running benchmarks: %w", err)
