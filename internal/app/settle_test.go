@@ -2,14 +2,11 @@ package app
 
 import (
 	"bytes"
-	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/natsbench/natsbench-action/compare"
 )
-
-var procsSuffix = regexp.MustCompile(`-[0-9]+$`)
 
 // TestSequentialRunReportsRounds runs the pipeline with min-count below
 // count on the A/A fixture: every compared row says how many rounds it
