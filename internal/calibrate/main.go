@@ -6,6 +6,11 @@
 //
 //	go run ./internal/calibrate -settings 5x50ms,10x100ms -reps 3
 //
+// With -min-count N the runs are sequential (min-count N, count the
+// setting's): a benchmark stops once its rows are settled, as with the
+// action's min-count input, and the tables say how many rounds the rows
+// got.
+//
 // It makes a fixture module in a temporary git repository: six benchmarks
 // that are identical on base and head (the A/A rows, where any verdict
 // other than "unchanged" is a false alarm) and three whose head does 5%,
@@ -73,6 +78,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	settingsFlag := fs.String("settings", "5x50ms,10x20ms,10x50ms,6x100ms,10x100ms,20x50ms", "comma-separated COUNTxBENCHTIME settings")
 	reps := fs.Int("reps", 3, "repetitions of every setting (each with a new random order seed)")
 	keep := fs.String("keep", "", "directory to keep the fixture and every run's base.txt/head.txt in (default: a temporary one)")
+	minCount := fs.Int("min-count", 0, "run sequentially: from this many rounds on, benchmarks whose rows are settled stop (0: every round runs every benchmark)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -98,6 +104,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	type tally struct {
 		runs, aaRows, falseAlarms int
+		aaRounds, plusRounds      int       // rounds the A/A and Plus rows got, summed
 		orderRatios               []float64 // first/second of each round, A/A rows
 		detected                  map[string]int
 		deltas                    map[string][]float64
@@ -116,14 +123,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 			out := filepath.Join(root, "runs", fmt.Sprintf("%s-rep%d", s, rep))
 			loadBefore := loadavg()
-			res, err := runner.Run(ctx, runner.Config{
+			rc := runner.Config{
 				Dir: repo, Baseline: base, Count: s.count, Benchtime: s.benchtime,
 				OutputDir: out,
-			})
+			}
+			opt := compare.Options{}
+			if *minCount > 0 && *minCount < s.count {
+				// The action's defaults, with the plan of the looks.
+				opt = compare.Options{Alpha: app.DefaultAlpha, Threshold: app.DefaultThreshold,
+					Plan: compare.Plan{MinRounds: *minCount, MaxRounds: s.count}}
+				rc.MinCount, rc.Settle = *minCount, app.Settle(opt)
+			}
+			res, err := runner.Run(ctx, rc)
 			if err != nil {
 				return fmt.Errorf("%s: %w", s, err)
 			}
-			rep2, err := compare.Compute(app.CompareInput(res, compare.Options{}, compare.Config{}))
+			rep2, err := compare.Compute(app.CompareInput(res, opt, compare.Config{}))
 			if err != nil {
 				return fmt.Errorf("%s: comparing: %w", s, err)
 			}
@@ -153,6 +168,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				switch {
 				case strings.HasPrefix(r.Name, "AA"):
 					t.aaRows++
+					t.aaRounds += rowRounds(r)
 					if changed {
 						alarms++
 						t.falseAlarms++
@@ -165,6 +181,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 						t.detected[key]++
 					}
 					t.deltas[key] = append(t.deltas[key], d)
+					t.plusRounds += rowRounds(r)
 					cells[key] = fmt.Sprintf("%s %+.1f%% (p=%.3f)", mark, d, p)
 				}
 			}
@@ -174,22 +191,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	fmt.Fprintln(stdout)
-	fmt.Fprintln(stdout, "| setting | mean wall | false alarms / A/A rows | +5% found | +10% found | +20% found | median measured Δ (5/10/20) | A/A time of the side run first / second (median, n) |")
-	fmt.Fprintln(stdout, "|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(stdout, "| setting | mean wall | false alarms / A/A rows | +5% found | +10% found | +20% found | median measured Δ (5/10/20) | A/A time of the side run first / second (median, n) | mean rounds A/A / Plus |")
+	fmt.Fprintln(stdout, "|---|---|---|---|---|---|---|---|---|")
 	for _, s := range settings {
 		t := tallies[s]
 		if t == nil {
 			continue
 		}
-		fmt.Fprintf(stdout, "| %s | %s | %d/%d | %d/%d | %d/%d | %d/%d | %+.1f%% / %+.1f%% / %+.1f%% | %.3f (%d) |\n", s,
+		fmt.Fprintf(stdout, "| %s | %s | %d/%d | %d/%d | %d/%d | %d/%d | %+.1f%% / %+.1f%% / %+.1f%% | %.3f (%d) | %.1f / %.1f |\n", s,
 			(t.wall / time.Duration(t.runs)).Round(time.Second), t.falseAlarms, t.aaRows,
 			t.detected["05"], t.runs, t.detected["10"], t.runs, t.detected["20"], t.runs,
 			median(t.deltas["05"]), median(t.deltas["10"]), median(t.deltas["20"]),
-			median(t.orderRatios), len(t.orderRatios))
+			median(t.orderRatios), len(t.orderRatios),
+			float64(t.aaRounds)/float64(max(t.aaRows, 1)), float64(t.plusRounds)/float64(max(3*t.runs, 1)))
 	}
 	fmt.Fprintf(stdout, "\nAll settings: A/A time of the side run first / second in a round: median %.3f over %d pairs.\n",
 		median(allRatios), len(allRatios))
 	return nil
+}
+
+// rowRounds is the rounds a row got: the smaller of its samples.
+func rowRounds(r compare.Row) int {
+	if r.Base == nil || r.Head == nil {
+		return 0
+	}
+	return min(r.Base.N, r.Head.N)
 }
 
 // orderRatios returns, for every A/A benchmark and round, the time of the
