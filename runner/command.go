@@ -18,7 +18,7 @@ func reproduce(c Config, baseSHA string) string {
 	args = append(args,
 		"-count", strconv.Itoa(c.Count),
 	)
-	if c.MinCount < c.Count {
+	if c.MinCount > 0 && c.MinCount < c.Count {
 		args = append(args, "-min-count", strconv.Itoa(c.MinCount))
 		if c.TimeBudget > 0 {
 			args = append(args, "-time-budget", c.TimeBudget.String())
