@@ -199,3 +199,41 @@ func TestShiftCI(t *testing.T) {
 		t.Errorf("uCritical(50, 50): exact %d, normal approximation %d", exact, approx)
 	}
 }
+
+// The comment of a sequential run says the rounds' range in its header,
+// gives every row its rounds, and an equivalent row its interval.
+func TestSequentialMarkdown(t *testing.T) {
+	quiet := lognormal(1000, 0.005, 12)
+	noisy := lognormal(1000, 0.3, 20)
+	rep, err := Compute(Input{
+		Base:    seqFile("example.com/m", map[string][]float64{"Quiet": quiet, "Noisy": noisy}),
+		Head:    seqFile("example.com/m", map[string][]float64{"Quiet": quiet, "Noisy": noisy}),
+		Options: Options{Plan: Plan{MinRounds: 10, MaxRounds: 20}},
+		Config:  Config{Count: 20, MinCount: 10, Benchtime: "20ms"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := Markdown(rep, MarkdownOptions{})
+	for _, want := range []string{
+		"10–20 runs × 20ms, interleaved, each benchmark stopped once its rows were settled",
+		"| Benchmark | Unit | Base | Head | Δ | p (adjusted) | Rounds | Verdict |",
+		"| 12 | unchanged: equivalent: the change is between ",
+		"| 20 | unchanged: noisy: ",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("comment lacks %q:\n%s", want, md)
+		}
+	}
+	// A fixed run's comment has no Rounds column.
+	rep, err = Compute(Input{
+		Base: seqFile("example.com/m", map[string][]float64{"Quiet": quiet}),
+		Head: seqFile("example.com/m", map[string][]float64{"Quiet": quiet}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md := Markdown(rep, MarkdownOptions{}); strings.Contains(md, "Rounds") || strings.Contains(md, "equivalent") {
+		t.Errorf("a fixed run's comment has rounds or equivalence:\n%s", md)
+	}
+}
