@@ -237,3 +237,34 @@ func TestSequentialMarkdown(t *testing.T) {
 		t.Errorf("a fixed run's comment has rounds or equivalence:\n%s", md)
 	}
 }
+
+// report.json keeps a sequential run's rounds and plan, and refuses
+// negative ones from an untrusted file.
+func TestSequentialJSON(t *testing.T) {
+	quiet := lognormal(1000, 0.005, 12)
+	rep, err := Compute(Input{
+		Base:    seqFile("example.com/m", map[string][]float64{"Quiet": quiet}),
+		Head:    seqFile("example.com/m", map[string][]float64{"Quiet": quiet}),
+		Options: Options{Plan: Plan{MinRounds: 10, MaxRounds: 20}},
+		Config:  Config{Count: 20, MinCount: 10, TimeBudget: "8m0s"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := WriteJSON(&b, rep); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadJSON(strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Config.MinCount != 10 || back.Config.TimeBudget != "8m0s" || back.Benchmarks[0].Rounds != 12 ||
+		back.Benchmarks[0].Reason != Equivalent {
+		t.Errorf("read back config %+v, row %+v", back.Config, back.Benchmarks[0])
+	}
+	bad := strings.Replace(b.String(), `"rounds": 12`, `"rounds": -1`, 1)
+	if _, err := ReadJSON(strings.NewReader(bad)); err == nil || !strings.Contains(err.Error(), "rounds is -1") {
+		t.Errorf("negative rounds: err %v", err)
+	}
+}
