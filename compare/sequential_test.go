@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"golang.org/x/perf/benchmath"
 )
 
 // The O'Brien-Fleming-type boundaries of Lan and DeMets for five equally
@@ -266,5 +268,50 @@ func TestSequentialJSON(t *testing.T) {
 	bad := strings.Replace(b.String(), `"rounds": 12`, `"rounds": -1`, 1)
 	if _, err := ReadJSON(strings.NewReader(bad)); err == nil || !strings.Contains(err.Error(), "rounds is -1") {
 		t.Errorf("negative rounds: err %v", err)
+	}
+}
+
+// TestSequentialRankTestFalseAlarms looks at A/A rows after every round
+// from 10 to 40 with benchstat's own Mann-Whitney test, the test the
+// report uses, at the plan's levels: the share of rows ever found
+// significant stays at about α, where testing every look at α would find
+// several times as many.
+func TestSequentialRankTestFalseAlarms(t *testing.T) {
+	if testing.Short() {
+		t.Skip("simulates a thousand sequential rows")
+	}
+	const minN, maxN, rows, alpha = 10, 40, 1000, 0.05
+	lv := Plan{MinRounds: minN, MaxRounds: maxN}.levels(alpha)
+	rng := rand.New(rand.NewPCG(3, 4))
+	thr := benchmath.DefaultThresholds
+	crossed, naive := 0, 0
+	for range rows {
+		var base, head []float64
+		hit, naiveHit := false, false
+		for n := 1; n <= maxN; n++ {
+			base = append(base, 1000*math.Exp(0.05*rng.NormFloat64()))
+			head = append(head, 1000*math.Exp(0.05*rng.NormFloat64()))
+			if n < minN {
+				continue
+			}
+			c := benchmath.AssumeNothing.Compare(benchmath.NewSample(base, &thr), benchmath.NewSample(head, &thr))
+			hit = hit || c.P <= lv(n)
+			naiveHit = naiveHit || c.P <= alpha
+		}
+		if hit {
+			crossed++
+		}
+		if naiveHit {
+			naive++
+		}
+	}
+	rate, naiveRate := float64(crossed)/rows, float64(naive)/rows
+	t.Logf("A/A rows ever significant: %.3f at the plan's levels, %.3f at α every look", rate, naiveRate)
+	// The standard error of the rate is 0.007.
+	if rate > alpha+0.02 {
+		t.Errorf("A/A rows ever significant: %.3f, want at most about %g", rate, alpha)
+	}
+	if naiveRate < 2*alpha {
+		t.Errorf("testing every look at α found %.3f: the simulation does not repeat looks", naiveRate)
 	}
 }
