@@ -14,6 +14,12 @@ import (
 // design: one look, at the end, at level Alpha.
 type Plan struct {
 	MinRounds, MaxRounds int
+	// Ended, when set below MaxRounds, is the round at which the time
+	// budget ended the run: that look is the last, and spends all the
+	// alpha the planned looks after it would have (Lan and DeMets allow
+	// it, the end being set by the clock, not by the results). 0: the
+	// run ended as planned, or a look between rounds is being taken.
+	Ended int
 }
 
 // Sequential reports whether the plan takes more than one look.
@@ -29,9 +35,13 @@ func (p Plan) levels(alpha float64) func(n int) float64 {
 	if !p.Sequential() {
 		return func(int) float64 { return alpha }
 	}
-	lv := cachedLevels(alpha, p.MinRounds, p.MaxRounds)
+	last := p.MaxRounds
+	if p.Ended >= p.MinRounds && p.Ended < p.MaxRounds {
+		last = p.Ended
+	}
+	lv := cachedLevels(alpha, p.MinRounds, p.MaxRounds, last)
 	return func(n int) float64 {
-		n = min(max(n, p.MinRounds), p.MaxRounds)
+		n = min(max(n, p.MinRounds), last)
 		return lv[n-p.MinRounds]
 	}
 }
@@ -39,17 +49,19 @@ func (p Plan) levels(alpha float64) func(n int) float64 {
 var levelCache sync.Map // levelKey -> []float64
 
 type levelKey struct {
-	alpha    float64
-	min, max int
+	alpha          float64
+	min, max, last int
 }
 
-func cachedLevels(alpha float64, minN, maxN int) []float64 {
-	k := levelKey{alpha, minN, maxN}
+// cachedLevels are the levels of the looks at minN..last rounds of a plan
+// of at most maxN, the look at last spending what is left of alpha.
+func cachedLevels(alpha float64, minN, maxN, last int) []float64 {
+	k := levelKey{alpha, minN, maxN, last}
 	if v, ok := levelCache.Load(k); ok {
 		return v.([]float64)
 	}
-	t := make([]float64, 0, maxN-minN+1)
-	for n := minN; n <= maxN; n++ {
+	t := make([]float64, 0, last-minN+1)
+	for n := minN; n <= last; n++ {
 		t = append(t, float64(n)/float64(maxN))
 	}
 	c := spendingBoundaries(alpha, t)
@@ -77,9 +89,10 @@ func obfSpent(alpha, t float64) float64 {
 
 // spendingBoundaries returns the critical values |Z| >= c[k] of a
 // two-sided group-sequential test with looks at the information
-// fractions t (increasing, the last 1), such that under no change the
+// fractions t (increasing, up to 1), such that under no change the
 // probability of first crossing at look k is obfSpent(t[k]) -
-// obfSpent(t[k-1]): the chance of a false alarm at any look is alpha.
+// obfSpent(t[k-1]), and at the last look what is left of alpha: the
+// chance of a false alarm at any look is alpha.
 //
 // The statistic is a Brownian motion S(t) under no change, Z = S(t)/√t
 // (a rank test's standardized statistic on growing samples is that,
@@ -93,6 +106,9 @@ func spendingBoundaries(alpha float64, t []float64) []float64 {
 	prevT, spent := 0.0, 0.0
 	for k, tk := range t {
 		target := obfSpent(alpha, tk) - spent
+		if k == len(t)-1 {
+			target = alpha - spent
+		}
 		sd := math.Sqrt(tk - prevT)
 		// cross is the probability of crossing ±b·√tk at this look from
 		// the paths still going.

@@ -39,8 +39,25 @@ func TestSpendingBoundariesOneLook(t *testing.T) {
 // the runs, where crossing 2·(1-Φ) ≤ α at any look would be several
 // times α.
 func TestSpendingBoundariesSimulated(t *testing.T) {
-	const minN, maxN, runs = 10, 40, 20000
-	lv := Plan{MinRounds: minN, MaxRounds: maxN}.levels(0.05)
+	for _, plan := range []Plan{{MinRounds: 10, MaxRounds: 40}, {MinRounds: 10, MaxRounds: 40, Ended: 24}} {
+		t.Run(fmt.Sprintf("%+v", plan), func(t *testing.T) { simulateLooks(t, plan) })
+	}
+	// A run that the budget ended spends the rest of alpha at its last
+	// look: that look's level is above the planned one's.
+	planned := Plan{MinRounds: 10, MaxRounds: 40}.levels(0.05)(24)
+	ended := Plan{MinRounds: 10, MaxRounds: 40, Ended: 24}.levels(0.05)(24)
+	if !(ended > 2*planned && ended < 0.05) {
+		t.Errorf("level at round 24: planned %.4f, ended there %.4f; want the latter well above, below 0.05", planned, ended)
+	}
+	t.Logf("level at round 24 of 10-40: %.4f planned, %.4f when the run ended there", planned, ended)
+}
+
+func simulateLooks(t *testing.T, plan Plan) {
+	minN, maxN, runs := plan.MinRounds, plan.MaxRounds, 20000
+	if plan.Ended > 0 {
+		maxN = plan.Ended
+	}
+	lv := plan.levels(0.05)
 	rng := rand.New(rand.NewPCG(1, 2))
 	crossed, naive := 0, 0
 	for range runs {
@@ -62,7 +79,7 @@ func TestSpendingBoundariesSimulated(t *testing.T) {
 			naive++
 		}
 	}
-	rate, naiveRate := float64(crossed)/runs, float64(naive)/runs
+	rate, naiveRate := float64(crossed)/float64(runs), float64(naive)/float64(runs)
 	// The standard error of the rate is 0.0015.
 	if rate < 0.04 || rate > 0.055 {
 		t.Errorf("false alarms in %.4f of the runs, want about 0.05", rate)

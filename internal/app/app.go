@@ -123,7 +123,12 @@ func measure(ctx context.Context, cfg Config, dir, baseline string, progress io.
 	if err != nil {
 		return nil, nil, fmt.Errorf("running benchmarks: %w", err)
 	}
-	in := CompareInput(res, cfg.Compare, cfg.record())
+	opt := cfg.Compare
+	if res.BudgetSpent {
+		// The budget's last look spends the alpha of the looks not taken.
+		opt.Plan.Ended = res.Rounds
+	}
+	in := CompareInput(res, opt, cfg.record())
 	in.RunURL, in.PR = l.RunURL, l.PR
 	r, err := compare.Compute(in)
 	if err != nil {
