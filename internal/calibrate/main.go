@@ -6,10 +6,11 @@
 //
 //	go run ./internal/calibrate -settings 5x50ms,10x100ms -reps 3
 //
-// With -min-count N the runs are sequential (min-count N, count the
-// setting's): a benchmark stops once its rows are settled, as with the
-// action's min-count input, and the tables say how many rounds the rows
-// got.
+// A setting written 40x20ms/10, or every setting with -min-count 10, runs
+// sequentially (min-count 10, count 40): a benchmark stops once its rows
+// are settled, as with the action's min-count input, and the tables say
+// how many rounds the rows got. `-settings 40x20ms,40x20ms/10` measures
+// the fixed and the sequential design side by side.
 //
 // It makes a fixture module in a temporary git repository: six benchmarks
 // that are identical on base and head (the A/A rows, where any verdict
@@ -51,23 +52,42 @@ func main() {
 	}
 }
 
-// setting is one (count, benchtime) pair under test.
+// setting is one (count, benchtime) pair under test, sequential from
+// minCount rounds on when minCount is set.
 type setting struct {
 	count     int
 	benchtime string
+	minCount  int
 }
 
-func (s setting) String() string { return fmt.Sprintf("%dx%s", s.count, s.benchtime) }
+func (s setting) String() string {
+	if s.minCount > 0 {
+		return fmt.Sprintf("%dx%s/%d", s.count, s.benchtime, s.minCount)
+	}
+	return fmt.Sprintf("%dx%s", s.count, s.benchtime)
+}
 
-func parseSettings(s string) ([]setting, error) {
+// parseSettings reads COUNTxBENCHTIME settings, each optionally
+// /MINCOUNT (sequential); minCount applies to those without one.
+func parseSettings(s string, minCount int) ([]setting, error) {
 	var out []setting
 	for _, f := range strings.Split(s, ",") {
-		c, bt, ok := strings.Cut(strings.TrimSpace(f), "x")
+		f, mc, seq := strings.Cut(strings.TrimSpace(f), "/")
+		c, bt, ok := strings.Cut(f, "x")
 		n, err := strconv.Atoi(c)
 		if !ok || err != nil || n < 1 || bt == "" {
-			return nil, fmt.Errorf("setting %q: want COUNTxBENCHTIME like 10x100ms", f)
+			return nil, fmt.Errorf("setting %q: want COUNTxBENCHTIME like 10x100ms, or 40x20ms/10 for min-count 10", f)
 		}
-		out = append(out, setting{n, bt})
+		m := minCount
+		if seq {
+			if m, err = strconv.Atoi(mc); err != nil || m < 2 || m >= n {
+				return nil, fmt.Errorf("setting %q: min-count %q must be between 2 and the count less one", f, mc)
+			}
+		}
+		if m >= n {
+			m = 0
+		}
+		out = append(out, setting{n, bt, m})
 	}
 	return out, nil
 }
@@ -82,7 +102,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	settings, err := parseSettings(*settingsFlag)
+	settings, err := parseSettings(*settingsFlag, *minCount)
 	if err != nil {
 		return err
 	}
@@ -128,11 +148,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				OutputDir: out,
 			}
 			opt := compare.Options{}
-			if *minCount > 0 && *minCount < s.count {
+			if s.minCount > 0 {
 				// The action's defaults, with the plan of the looks.
 				opt = compare.Options{Alpha: app.DefaultAlpha, Threshold: app.DefaultThreshold,
-					Plan: compare.Plan{MinRounds: *minCount, MaxRounds: s.count}}
-				rc.MinCount, rc.Settle = *minCount, app.Settle(opt)
+					Plan: compare.Plan{MinRounds: s.minCount, MaxRounds: s.count}}
+				rc.MinCount, rc.Settle = s.minCount, app.Settle(opt)
 			}
 			res, err := runner.Run(ctx, rc)
 			if err != nil {
