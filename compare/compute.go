@@ -75,6 +75,12 @@ type Input struct {
 	// PR is the pull request the run measured, 0 for none. The report
 	// records it as extra.pr_number.
 	PR int
+	// Stopped are the rows of the benchmarks a sequential run stopped, as
+	// the look that stopped them decided them. Their verdicts stand: the
+	// other rows' p-values, which the correction across rows depends on,
+	// moved on after them, but the decision to stop was taken at that
+	// look. A row matches by package, name, unit and rounds.
+	Stopped []Row
 }
 
 // cell accumulates one (package, benchmark, unit) sample of one side.
@@ -331,12 +337,16 @@ func Compute(in Input) (*Report, error) {
 	// Failures first: a failed row is not part of the tested family.
 	rows = applyFailures(rows, in.Failures, in.BuildErrors)
 	adjust(rows)
+	stopped := keepStopped(rows, in.Stopped, opt.Plan)
 	for _, w := range rows {
 		decide(w, opt, ws)
 		// Only a sequential run stops benchmarks.
 		w.Settled = w.Settled && opt.Plan.Sequential()
 	}
 	setMDE(rows)
+	for w, r := range stopped {
+		w.MDEPct = r.MDEPct
+	}
 
 	for _, w := range rows {
 		rep.Benchmarks = append(rep.Benchmarks, w.Row)

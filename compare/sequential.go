@@ -283,6 +283,13 @@ type BenchmarkRef struct {
 	Package, Name string
 }
 
+// TopLevel is the top-level benchmark function a row's name belongs to,
+// as go test names it: "Encode/size=1-8" is "BenchmarkEncode".
+func TopLevel(name string) string {
+	top, _, _ := strings.Cut(normName(name), "/")
+	return "Benchmark" + top
+}
+
 // SettledBenchmarks returns the top-level benchmarks of a report computed
 // under a sequential Plan whose every row is settled (see Row.Settled),
 // or has nothing to decide (added or removed): more rounds of them would
@@ -295,8 +302,7 @@ func SettledBenchmarks(r *Report) []BenchmarkRef {
 		if row.Name == "" {
 			continue
 		}
-		top, _, _ := strings.Cut(normName(row.Name), "/")
-		k := BenchmarkRef{Package: row.Package, Name: "Benchmark" + top}
+		k := BenchmarkRef{Package: row.Package, Name: TopLevel(row.Name)}
 		if _, seen := settled[k]; !seen {
 			order = append(order, k)
 			settled[k] = true
@@ -314,4 +320,38 @@ func SettledBenchmarks(r *Report) []BenchmarkRef {
 		return cmp.Or(strings.Compare(a.Package, b.Package), strings.Compare(a.Name, b.Name))
 	})
 	return out
+}
+
+// keepStopped gives the rows that match a stopped row its decision (the
+// verdict, reason, note and adjusted p-value of the look that stopped
+// it), so that decide leaves them as they are; it returns them, for their
+// MDE to be restored after setMDE.
+func keepStopped(rows []*work, stopped []Row, plan Plan) map[*work]Row {
+	if !plan.Sequential() || len(stopped) == 0 {
+		return nil
+	}
+	type key struct {
+		pkg, name, unit string
+		rounds          int
+	}
+	byKey := map[key]Row{}
+	for _, r := range stopped {
+		if r.Verdict != "" && r.Settled {
+			byKey[key{r.Package, r.Name, r.Unit, r.Rounds}] = r
+		}
+	}
+	kept := map[*work]Row{}
+	for _, w := range rows {
+		r, ok := byKey[key{w.Package, w.Name, w.Unit, w.Rounds}]
+		if !ok || w.Verdict != "" || w.Base == nil || w.Head == nil {
+			continue
+		}
+		w.Verdict, w.Reason, w.Note, w.Settled = r.Verdict, r.Reason, r.Note, true
+		if r.PAdjusted != nil {
+			p := *r.PAdjusted
+			w.PAdjusted = &p
+		}
+		kept[w] = r
+	}
+	return kept
 }

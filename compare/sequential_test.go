@@ -332,3 +332,38 @@ func TestSequentialRankTestFalseAlarms(t *testing.T) {
 		t.Errorf("testing every look at α found %.3f: the simulation does not repeat looks", naiveRate)
 	}
 }
+
+// A stopped row keeps the decision of the look that stopped it, although
+// the final report's correction across rows would now decide it
+// otherwise; a row of the same name with other rounds does not.
+func TestStoppedRowsKeepTheirLook(t *testing.T) {
+	base := lognormal(1000, 0.02, 12)
+	head := scaled(lognormal(1000, 0.02, 12), 1.03)
+	in := Input{
+		Base:    seqFile("example.com/m", map[string][]float64{"X": base}),
+		Head:    seqFile("example.com/m", map[string][]float64{"X": head}),
+		Options: Options{Plan: Plan{MinRounds: 10, MaxRounds: 40}},
+	}
+	plain, err := Compute(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := plain.Benchmarks[0]; r.Unit != "sec/op" || r.Verdict != Unchanged {
+		t.Fatalf("without the look: %s %s, want sec/op unchanged", r.Unit, r.Verdict)
+	}
+	p := 1e-6
+	look := Row{Package: "example.com/m", Name: "X-2", Unit: "sec/op", Verdict: Regression, PAdjusted: &p, Settled: true, Rounds: 12}
+	in.Stopped = []Row{look}
+	rep, err := Compute(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := rep.Benchmarks[0]; r.Verdict != Regression || r.PAdjusted == nil || *r.PAdjusted != p || rep.Summary[Regression] != 1 {
+		t.Errorf("stopped row: %s, adjusted p %v, summary %v; want the look's regression", r.Verdict, r.PAdjusted, rep.Summary)
+	}
+	look.Rounds = 11
+	in.Stopped = []Row{look}
+	if rep, err = Compute(in); err != nil || rep.Benchmarks[0].Verdict != Unchanged {
+		t.Errorf("a stopped row of other rounds was kept: %v %v", rep.Benchmarks[0].Verdict, err)
+	}
+}

@@ -116,8 +116,10 @@ func measure(ctx context.Context, cfg Config, dir, baseline string, progress io.
 	// In the action's container (root), the pull request's code runs as
 	// nobody; the local CLI runs it as the user who runs it.
 	rc.Isolate = cfg.source == fromInput && os.Geteuid() == 0
+	var settler *Settler
 	if baseline != "" && cfg.sequential() {
-		rc.Settle = Settle(cfg.Compare)
+		settler = NewSettler(cfg.Compare)
+		rc.Settle = settler.Settle
 	}
 	res, err := runner.Run(ctx, rc)
 	if err != nil {
@@ -129,6 +131,9 @@ func measure(ctx context.Context, cfg Config, dir, baseline string, progress io.
 		opt.Plan.Ended = res.Rounds
 	}
 	in := CompareInput(res, opt, cfg.record())
+	if settler != nil {
+		in.Stopped = settler.Stopped()
+	}
 	in.RunURL, in.PR = l.RunURL, l.PR
 	r, err := compare.Compute(in)
 	if err != nil {

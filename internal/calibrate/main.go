@@ -148,17 +148,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				OutputDir: out,
 			}
 			opt := compare.Options{}
+			var settler *app.Settler
 			if s.minCount > 0 {
 				// The action's defaults, with the plan of the looks.
 				opt = compare.Options{Alpha: app.DefaultAlpha, Threshold: app.DefaultThreshold,
 					Plan: compare.Plan{MinRounds: s.minCount, MaxRounds: s.count}}
-				rc.MinCount, rc.Settle = s.minCount, app.Settle(opt)
+				settler = app.NewSettler(opt)
+				rc.MinCount, rc.Settle = s.minCount, settler.Settle
 			}
 			res, err := runner.Run(ctx, rc)
 			if err != nil {
 				return fmt.Errorf("%s: %w", s, err)
 			}
-			rep2, err := compare.Compute(app.CompareInput(res, opt, compare.Config{}))
+			in := app.CompareInput(res, opt, compare.Config{})
+			if settler != nil {
+				in.Stopped = settler.Stopped()
+			}
+			rep2, err := compare.Compute(in)
 			if err != nil {
 				return fmt.Errorf("%s: comparing: %w", s, err)
 			}
