@@ -38,6 +38,9 @@ type Options struct {
 	// change. 0 means DefaultThreshold (for "any significant change" use
 	// a tiny positive value).
 	Threshold float64
+	// Plan is the sequential design the rounds followed; its zero value
+	// is the fixed design (one look at the end, at level Alpha).
+	Plan Plan
 }
 
 // withDefaults fills in the fields left at zero. The ranges are the
@@ -75,6 +78,12 @@ type Input struct {
 	PR int
 	// Created is when the run measured; the report records it.
 	Created time.Time
+	// Stopped are the rows of the benchmarks a sequential run stopped, as
+	// the look that stopped them decided them. Their verdicts stand: the
+	// other rows' p-values, which the correction across rows depends on,
+	// moved on after them, but the decision to stop was taken at that
+	// look. A row matches by package, name, unit and rounds.
+	Stopped []Row
 }
 
 // cell accumulates one (package, benchmark, unit) sample of one side.
@@ -207,8 +216,9 @@ func (p *parsed) noteEnv(r *benchfmt.Result) {
 type work struct {
 	Row
 	baseVals, headVals []float64
-	exact              bool // compared exactly, no test
-	better             int  // +1 higher is better, -1 lower is better
+	exact              bool    // compared exactly, no test
+	better             int     // +1 higher is better, -1 lower is better
+	level              float64 // the level its adjusted p-value is tested at
 }
 
 // Compute parses, groups, summarizes and compares the inputs and decides
@@ -277,6 +287,7 @@ func Compute(in Input) (*Report, error) {
 	benchproc.SortKeys(keys)
 
 	ws := newWarnSet()
+	levelOf := opt.Plan.levels(opt.Alpha)
 	thr := benchmath.DefaultThresholds
 	thr.CompareAlpha = opt.Alpha
 	var rows []*work
@@ -307,6 +318,11 @@ func Compute(in Input) (*Report, error) {
 			w.Verdict = Removed
 		default:
 			w.DeltaPct = deltaPct(w.Base.Center, w.Head.Center)
+			rounds := min(len(w.baseVals), len(w.headVals))
+			w.level = levelOf(rounds)
+			if opt.Plan.Sequential() {
+				w.Rounds = rounds
+			}
 			// One sample can't show that a unit is deterministic.
 			w.exact = assumption == benchmath.AssumeExact ||
 				((w.Unit == "allocs/op" || w.Unit == "B/op") && len(w.baseVals) > 1 && len(w.headVals) > 1 &&
@@ -325,10 +341,16 @@ func Compute(in Input) (*Report, error) {
 	// Failures first: a failed row is not part of the tested family.
 	rows = applyFailures(rows, in.Failures, in.BuildErrors)
 	adjust(rows)
+	stopped := keepStopped(rows, in.Stopped, opt.Plan)
 	for _, w := range rows {
 		decide(w, opt, ws)
+		// Only a sequential run stops benchmarks.
+		w.Settled = w.Settled && opt.Plan.Sequential()
 	}
-	setMDE(rows, opt.Alpha)
+	setMDE(rows)
+	for w, r := range stopped {
+		w.MDEPct = r.MDEPct
+	}
 
 	for _, w := range rows {
 		rep.Benchmarks = append(rep.Benchmarks, w.Row)

@@ -126,6 +126,10 @@ func check(r *Report) error {
 		bad("created %s is out of range", r.Created.Format(time.RFC3339))
 	}
 	long("config.benchtime", r.Config.Benchtime, maxWord)
+	long("config.time_budget", r.Config.TimeBudget, maxWord)
+	if r.Config.MinCount < 0 {
+		bad("config.min_count is %d, below 0", r.Config.MinCount)
+	}
 	long("config.bench", r.Config.Bench, maxName)
 	if len(r.Config.Packages) > 1000 {
 		bad("config.packages has %d patterns, over 1000", len(r.Config.Packages))
@@ -150,6 +154,9 @@ func check(r *Report) error {
 			if s != nil && (s.N < 0 || math.IsNaN(s.Center) || math.IsInf(s.Center, 0)) {
 				bad("%s.%s: n must not be negative and center must be a number", at, side)
 			}
+		}
+		if row.Rounds < 0 {
+			bad("%s.rounds is %d, below 0", at, row.Rounds)
 		}
 		if m := row.MDEPct; m != nil && !(*m >= 0 && !math.IsInf(*m, 0)) {
 			bad("%s.mde_pct must be a finite number that is not negative", at)

@@ -159,10 +159,12 @@ type mdReport struct {
 	absolute bool
 	sharded  bool // a merged report: rows name their shard
 	trends   map[TrendKey]Trend
+	seq      bool // a sequential run: rows say how many rounds they got
 }
 
 func (m *mdReport) prepare() {
 	m.sharded = len(m.r.Shards) > 0
+	m.seq = m.r.Config.MinCount > 0 && m.r.Config.MinCount < m.r.Config.Count
 	for _, row := range m.r.Benchmarks {
 		if row.Verdict == Measured {
 			m.absolute = true
@@ -234,10 +236,17 @@ func (m *mdReport) head() string {
 	}
 	if c := m.r.Config; c.Count > 0 {
 		s := fmt.Sprintf("%d runs", c.Count)
+		if m.seq {
+			s = fmt.Sprintf("%d–%d runs", c.MinCount, c.Count)
+		}
 		if c.Benchtime != "" {
 			s += " × " + Escape(c.Benchtime)
 		}
-		line = append(line, s+", interleaved")
+		s += ", interleaved"
+		if m.seq {
+			s += ", each benchmark stopped once its rows were settled"
+		}
+		line = append(line, s)
 	}
 	if n := len(m.r.Shards); n > 0 {
 		line = append(line, plural(n, "shard", "shards"))
@@ -366,11 +375,11 @@ func (m *mdReport) sigTable(n int) string {
 	}
 	var b strings.Builder
 	trends := m.hasTrends()
-	b.WriteString("| | Benchmark | Unit | Base | Head | Δ | p (adjusted) |" + m.shardHead())
+	b.WriteString("| | Benchmark | Unit | Base | Head | Δ | p (adjusted) |" + m.roundsHead() + m.shardHead())
 	if trends {
 		b.WriteString(" Trend on the default branch |")
 	}
-	b.WriteString("\n|---|:--|:--|--:|--:|--:|--:|" + m.shardRule())
+	b.WriteString("\n|---|:--|:--|--:|--:|--:|--:|" + m.roundsRule() + m.shardRule())
 	if trends {
 		b.WriteString(":--|")
 	}
@@ -381,7 +390,7 @@ func (m *mdReport) sigTable(n int) string {
 			icon = "🔴"
 		}
 		base, head := m.pair(r)
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |%s", icon, m.name(r), Escape(r.Unit), base, head, fmtDelta(r.DeltaPct), fmtP(r), m.shardCell(r))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |%s%s", icon, m.name(r), Escape(r.Unit), base, head, fmtDelta(r.DeltaPct), fmtP(r), m.roundsCell(r), m.shardCell(r))
 		if trends {
 			b.WriteString(" " + trendCell(m.trends[TrendKey{r.Package, r.Name, r.Unit}]) + " |")
 		}
@@ -524,8 +533,8 @@ func (m *mdReport) details() string {
 		what = fmt.Sprintf("All results (%d)", len(m.rest))
 	}
 	fmt.Fprintf(&b, "<details><summary>%s</summary>\n\n", what)
-	b.WriteString("| Benchmark | Unit | Base | Head | Δ | p (adjusted) | Verdict |" + m.shardHead() + "\n")
-	b.WriteString("|:--|:--|--:|--:|--:|--:|:--|" + m.shardRule() + "\n")
+	b.WriteString("| Benchmark | Unit | Base | Head | Δ | p (adjusted) |" + m.roundsHead() + " Verdict |" + m.shardHead() + "\n")
+	b.WriteString("|:--|:--|--:|--:|--:|--:|" + m.roundsRule() + ":--|" + m.shardRule() + "\n")
 	for _, r := range m.rest {
 		base, head := m.pair(r)
 		v := Escape(string(r.Verdict))
@@ -537,10 +546,36 @@ func (m *mdReport) details() string {
 		} else if t != "" {
 			v += ": " + t
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |%s\n", m.name(r), Escape(r.Unit), base, head, fmtDelta(r.DeltaPct), fmtP(r), v, m.shardCell(r))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |%s %s |%s\n", m.name(r), Escape(r.Unit), base, head, fmtDelta(r.DeltaPct), fmtP(r), m.roundsCell(r), v, m.shardCell(r))
 	}
 	b.WriteString("\n</details>\n")
 	return b.String()
+}
+
+// roundsHead, roundsRule and roundsCell add the Rounds column to the
+// tables of a sequential run, where benchmarks stop once settled.
+func (m *mdReport) roundsHead() string {
+	if !m.seq {
+		return ""
+	}
+	return " Rounds |"
+}
+
+func (m *mdReport) roundsRule() string {
+	if !m.seq {
+		return ""
+	}
+	return "--:|"
+}
+
+func (m *mdReport) roundsCell(r Row) string {
+	switch {
+	case !m.seq:
+		return ""
+	case r.Rounds == 0:
+		return " |"
+	}
+	return fmt.Sprintf(" %d |", r.Rounds)
 }
 
 // shardHead, shardRule and shardCell add the Shard column to the tables

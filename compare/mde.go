@@ -12,13 +12,14 @@ const Power = 0.8
 
 // setMDE fills in MDEPct for every compared row: the smallest change this
 // run could have detected at the row's level after the Benjamini-Hochberg
-// correction, with probability Power. See docs/STATISTICS.md.
-func setMDE(rows []*work, alpha float64) {
+// correction (and, in a sequential run, at its look's level), with
+// probability Power. See docs/STATISTICS.md.
+func setMDE(rows []*work) {
 	m, r := 0, 0
 	for _, w := range rows {
 		if w.PAdjusted != nil {
 			m++
-			if *w.PAdjusted <= alpha {
+			if *w.PAdjusted <= w.level {
 				r++
 			}
 		}
@@ -48,7 +49,7 @@ func setMDE(rows []*work, alpha float64) {
 		if w.PAdjusted == nil {
 			continue
 		}
-		level := rowLevel(alpha, m, r, *w.PAdjusted <= alpha)
+		level := rowLevel(w.level, m, r, *w.PAdjusted <= w.level)
 		if v := mdePct(w.baseVals, w.headVals, level, sep); !math.IsInf(v, 0) && !math.IsNaN(v) {
 			w.MDEPct = &v
 		}

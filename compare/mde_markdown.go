@@ -30,6 +30,9 @@ func mdeText(r Row) string {
 		return ""
 	case r.Reason == BelowThreshold:
 		return "could see ≥ " + fmtPct(*r.MDEPct)
+	case r.Reason == Equivalent:
+		// Its note gives the interval, which says more.
+		return ""
 	case *r.MDEPct == 0 && r.PValue != nil && r.PAdjusted == nil:
 		return ""
 	case *r.MDEPct == 0:

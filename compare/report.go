@@ -106,8 +106,14 @@ type Config struct {
 	Bench     string   `json:"bench,omitempty"`
 	Count     int      `json:"count,omitempty"`
 	Benchtime string   `json:"benchtime,omitempty"`
-	Threshold float64  `json:"threshold"` // percent
-	Alpha     float64  `json:"alpha"`
+	// MinCount is the fewest rounds of a sequential run, in which a
+	// benchmark stops once its rows are settled (Count is then the most);
+	// absent for the fixed design.
+	MinCount int `json:"min_count,omitempty"`
+	// TimeBudget is the sequential run's time budget, a Go duration.
+	TimeBudget string  `json:"time_budget,omitempty"`
+	Threshold  float64 `json:"threshold"` // percent
+	Alpha      float64 `json:"alpha"`
 }
 
 // Environment describes the machine, from the benchmark files' headers
@@ -136,6 +142,14 @@ type Row struct {
 	// probability Power); absent when none could be, 0 when any would
 	// have shown.
 	MDEPct *float64 `json:"mde_pct,omitempty"`
+	// Rounds is the rounds the row got (the smaller sample's size) in a
+	// sequential run, where benchmarks stop once settled; absent in a
+	// fixed one.
+	Rounds int `json:"rounds,omitempty"`
+	// Settled is true when the row needs no more rounds: decided exactly,
+	// significant at its look's level, or shown equivalent. Computed, not
+	// read from report.json.
+	Settled bool `json:"-"`
 	// Reason is why the row got its verdict when the numbers alone don't
 	// say (too few samples, noise wider than the threshold, a failure);
 	// renderers switch on it. report.json carries it as the first words
@@ -168,6 +182,9 @@ const (
 	Noisy Reason = "noisy"
 	// BelowThreshold: significant, but smaller than the threshold.
 	BelowThreshold Reason = "significant but smaller"
+	// Equivalent: not significant, and the confidence interval of the
+	// change lies within ±threshold (sequential runs only).
+	Equivalent Reason = "equivalent"
 	// FailedRun: the benchmark failed or its package did not build on a
 	// side.
 	FailedRun Reason = "failed"
@@ -183,7 +200,7 @@ func reasonOf(v Verdict, note string) Reason {
 	if v == Failed {
 		return FailedRun
 	}
-	for _, r := range []Reason{Exact, TooFewSamples, Noisy, BelowThreshold} {
+	for _, r := range []Reason{Exact, TooFewSamples, Noisy, BelowThreshold, Equivalent} {
 		if strings.HasPrefix(note, string(r)) {
 			return r
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 
 	"golang.org/x/perf/benchproc"
@@ -24,26 +25,30 @@ func decide(w *work, opt Options, ws *warnSet) {
 		// Deterministic units: every sample on each side is the same, so
 		// any difference is real, however small; there is nothing to test.
 		changed = w.Base.Center != w.Head.Center
+		w.Settled = true
 		if changed {
 			w.Reason = Exact
 			w.Note = string(Exact) + ": every sample is the same on each side"
 		}
 	} else {
 		n1, n2 := len(w.baseVals), len(w.headVals)
-		if minP := minPValue(n1, n2); minP > opt.Alpha {
+		if minP := minPValue(n1, n2); minP > w.level {
 			w.Verdict = Unchanged
 			w.Reason = TooFewSamples
-			w.Note = fmt.Sprintf(string(TooFewSamples)+": with n=%d+%d the smallest possible p is %.3g > α %g", n1, n2, minP, opt.Alpha)
+			w.Note = fmt.Sprintf(string(TooFewSamples)+": with n=%d+%d the smallest possible p is %.3g > α %.3g", n1, n2, minP, w.level)
 			ws.add(fmt.Sprintf("too few samples to ever reach significance at α %g (need at least %d runs per side); no verdict", opt.Alpha, samplesNeeded(opt.Alpha)), w.label())
 			return
 		}
-		sig := *w.PAdjusted <= opt.Alpha
+		sig := *w.PAdjusted <= w.level
 		big := w.DeltaPct == nil || math.Abs(*w.DeltaPct) >= opt.Threshold
 		changed = sig && big
+		w.Settled = sig
 		switch {
 		case sig && !big:
 			w.Reason = BelowThreshold
 			w.Note = fmt.Sprintf(string(BelowThreshold)+" than the %g%% threshold", opt.Threshold)
+		case !sig && opt.Plan.Sequential() && equivalent(w, opt.Threshold):
+			w.Settled = true
 		case !sig:
 			if noise := noisePct(w.Base, w.Head); noise > opt.Threshold {
 				w.Reason = Noisy
@@ -61,6 +66,35 @@ func decide(w *work, opt Options, ws *warnSet) {
 	} else {
 		w.Verdict = Regression
 	}
+}
+
+// equivalent reports whether the change's confidence interval, at the
+// confidence matching the row's level (1 - level: 95% at α 0.05, more at
+// an early look), lies within ±threshold, and if so notes it. The looks
+// spend the same boundary on equivalence as on significance, so that a
+// row stopped as equivalent is as sure as one stopped as changed.
+func equivalent(w *work, threshold float64) bool {
+	conf := 1 - w.level
+	lo, hi, ok := shiftCI(w.baseVals, w.headVals, conf)
+	if !ok || lo <= -threshold || hi >= threshold {
+		return false
+	}
+	w.Reason = Equivalent
+	w.Note = fmt.Sprintf(string(Equivalent)+": the change is between %+.1f%% and %+.1f%% (%s confidence), within the ±%g%% threshold",
+		lo, hi, confText(conf), threshold)
+	return true
+}
+
+// confText formats a confidence level as a percentage, with as many
+// decimals as it takes to not round it up: 95%, 99.6%, 99.998%.
+func confText(c float64) string {
+	for d := 0; d < 6; d++ {
+		s := strconv.FormatFloat(100*c, 'f', d, 64)
+		if v, _ := strconv.ParseFloat(s, 64); v <= 100*c {
+			return s + "%"
+		}
+	}
+	return strconv.FormatFloat(100*c, 'g', 6, 64) + "%"
 }
 
 // minPValue is the smallest two-sided p-value the Mann-Whitney U test can

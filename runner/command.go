@@ -17,6 +17,14 @@ func reproduce(c Config, baseSHA string) string {
 	}
 	args = append(args,
 		"-count", strconv.Itoa(c.Count),
+	)
+	if c.MinCount > 0 && c.MinCount < c.Count {
+		args = append(args, "-min-count", strconv.Itoa(c.MinCount))
+		if c.TimeBudget > 0 {
+			args = append(args, "-time-budget", c.TimeBudget.String())
+		}
+	}
+	args = append(args,
 		"-benchtime", c.Benchtime,
 		"-bench", c.Bench,
 		"-packages", strings.Join(c.Packages, ","),

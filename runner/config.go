@@ -15,6 +15,9 @@ const (
 	DefaultTimeout = 10 * time.Minute
 )
 
+// sequential reports whether benchmarks may stop before Count rounds.
+func (c Config) sequential() bool { return c.MinCount < c.Count && c.Settle != nil }
+
 // withDefaults returns c with every unset optional field at its default.
 // Config is not validated here: the caller (internal/app) validates the
 // settings once, with the rules and messages of its inputs.
@@ -30,6 +33,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Count == 0 {
 		c.Count = DefaultCount
+	}
+	if c.MinCount <= 0 || c.MinCount > c.Count {
+		c.MinCount = c.Count
 	}
 	if c.Benchtime == "" {
 		c.Benchtime = DefaultBenchtime

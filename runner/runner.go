@@ -38,6 +38,10 @@ type target struct {
 	skip   map[string]bool // benchmarks that failed: not run again
 	broken bool            // died before naming a benchmark: not run again
 	nats   natsNeed        // whether its source may read NATS_URL (natsuse.go)
+
+	// settled are the benchmarks a sequential run stopped: their results
+	// are decided, not failed (profiled still, and never reported).
+	settled map[string]bool
 }
 
 // active returns the selected benchmarks that have not failed.
@@ -45,6 +49,18 @@ func (t *target) active() []string {
 	var out []string
 	for _, n := range t.names {
 		if !t.skip[n] {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// running returns the benchmarks that the rounds still run: those that
+// have neither failed nor settled.
+func (t *target) running() []string {
+	var out []string
+	for _, n := range t.active() {
+		if !t.settled[n] {
 			out = append(out, n)
 		}
 	}
@@ -69,6 +85,7 @@ type state struct {
 	failSeen map[string]bool
 	prog     *progress
 	shard    *shardState // nil unless cfg.Shard is set
+	start    time.Time   // of the Run, for the time budget
 }
 
 // Run benchmarks cfg.Dir's working tree against cfg.Baseline (or alone,
@@ -106,6 +123,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res:      &Result{BaseRef: cfg.Baseline, Seed: seed},
 		failSeen: map[string]bool{},
 		prog:     newProgress(cfg.Progress, cfg.Count, 0),
+		start:    start,
 	}
 	if cfg.Isolate {
 		sb, err := newSandbox(cfg.GoCache, cfg.GoModCache)
@@ -273,7 +291,7 @@ func (s *state) prepare(ctx context.Context, sides []Side, modDirs map[Side]stri
 			targets = append(targets, &target{
 				side: side, pkg: p.ImportPath, modDir: modDirs[side], dir: p.Dir,
 				bin:  filepath.Join(binDir, fmt.Sprintf("%s-%03d.test", side, len(targets))),
-				skip: map[string]bool{},
+				skip: map[string]bool{}, settled: map[string]bool{},
 			})
 		}
 	}
@@ -435,12 +453,20 @@ func (s *state) benchArgs(pattern string) []string {
 
 // rounds runs cfg.Count rounds; in each, every package runs once per
 // side, the sides in an order drawn at random for the round: half the
-// rounds start with base, half with head (see balancedOrders).
+// rounds start with base, half with head (see balancedOrders). A
+// sequential run (cfg.MinCount below cfg.Count) asks cfg.Settle after
+// each round from MinCount on which benchmarks to stop, and ends when
+// none is left or, past MinCount, when the time budget is spent.
 func (s *state) rounds(ctx context.Context, sides []Side, targets []*target) error {
 	orders := balancedOrders(rand.New(rand.NewPCG(uint64(s.res.Seed), 0)), sides, s.cfg.Count)
 	s.prog.total = s.cfg.Count * len(targets)
 	s.prog.begin()
 	for round := 1; round <= s.cfg.Count; round++ {
+		if round > s.cfg.MinCount && s.cfg.TimeBudget > 0 && time.Since(s.start) >= s.cfg.TimeBudget {
+			s.res.BudgetSpent = true
+			s.prog.printf("time budget of %s spent after %d rounds: no more rounds", s.cfg.TimeBudget, round-1)
+			break
+		}
 		order := orders[round-1]
 		s.res.Orders = append(s.res.Orders, order)
 		var runs []*target
@@ -455,7 +481,7 @@ func (s *state) rounds(ctx context.Context, sides []Side, targets []*target) err
 		// the round's order: drift between them is then smallest.
 		sort.SliceStable(runs, func(i, j int) bool { return runs[i].pkg < runs[j].pkg })
 		for i, t := range runs {
-			if !t.broken && len(t.active()) > 0 {
+			if !t.broken && len(t.running()) > 0 {
 				if err := s.measure(ctx, t); err != nil {
 					return err
 				}
@@ -463,8 +489,58 @@ func (s *state) rounds(ctx context.Context, sides []Side, targets []*target) err
 			s.prog.ran(round, i == len(runs)-1)
 		}
 		s.res.Rounds = round
+		if s.cfg.sequential() && round >= s.cfg.MinCount && round < s.cfg.Count {
+			left, err := s.settle(ctx, round, targets)
+			if err != nil {
+				return err
+			}
+			if left == 0 {
+				break
+			}
+		}
 	}
 	return nil
+}
+
+// settle asks cfg.Settle which benchmarks to stop after round and stops
+// them on both sides; it returns how many benchmarks are still running.
+func (s *state) settle(ctx context.Context, round int, targets []*target) (int, error) {
+	var base []byte
+	if s.cfg.Baseline != "" {
+		base = s.out[Base].bytes()
+	}
+	ids, err := s.cfg.Settle(ctx, round, base, s.out[Head].bytes())
+	if err != nil {
+		return 0, fmt.Errorf("deciding which benchmarks are settled after round %d: %w", round, err)
+	}
+	stop := map[BenchmarkID]bool{}
+	for _, id := range ids {
+		stop[id] = true
+	}
+	var newly []string
+	left, recorded := map[BenchmarkID]bool{}, map[BenchmarkID]bool{}
+	for _, t := range targets {
+		if t.broken {
+			continue
+		}
+		for _, n := range t.running() {
+			id := BenchmarkID{Package: t.pkg, Name: n}
+			if !stop[id] {
+				left[id] = true
+				continue
+			}
+			t.settled[n] = true
+			if !recorded[id] { // once for both sides
+				recorded[id] = true
+				s.res.Settled = append(s.res.Settled, SettledBenchmark{BenchmarkID: id, Rounds: round})
+				newly = append(newly, strings.TrimPrefix(n, "Benchmark"))
+			}
+		}
+	}
+	if len(newly) > 0 {
+		s.prog.printf("round %d: %d settled (%s), %d still running", round, len(newly), strings.Join(newly, ", "), len(left))
+	}
+	return len(left), nil
 }
 
 // balancedOrders draws the order of the sides for each of count rounds.
@@ -491,7 +567,7 @@ func balancedOrders(rng *rand.Rand, sides []Side, count int) [][]Side {
 // not run again; when one kills the binary, the benchmarks after it are
 // run in a new process, so that one bad benchmark costs no others.
 func (s *state) measure(ctx context.Context, t *target) error {
-	pending := t.active()
+	pending := t.running()
 	for len(pending) > 0 {
 		pattern := s.cfg.Bench
 		// A shard names its benchmarks exactly: the user's pattern

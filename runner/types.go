@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"context"
 	"io"
 	"time"
 
@@ -28,8 +29,23 @@ type Config struct {
 	Packages []string
 	// Bench is the -test.bench regular expression ("." by default).
 	Bench string
-	// Count is the number of interleaved rounds (DefaultCount by default).
+	// Count is the number of interleaved rounds (DefaultCount by
+	// default); with MinCount below it, the most rounds.
 	Count int
+	// MinCount, when set below Count, makes the run sequential: after
+	// each round from MinCount on, Settle names the benchmarks that need
+	// no more rounds, and they stop running. 0 means Count (every
+	// benchmark runs every round).
+	MinCount int
+	// TimeBudget, in a sequential run, stops starting new rounds once
+	// this much time has passed since the run started, though never
+	// before MinCount rounds; 0 means none.
+	TimeBudget time.Duration
+	// Settle is called, in a sequential run, after each round from
+	// MinCount on (but the last) with the results so far, in the formats
+	// of base.txt and head.txt (base nil without a baseline); it returns
+	// the benchmarks to stop. It must not keep or change the slices.
+	Settle SettleFunc
 	// Benchtime is passed to -test.benchtime (DefaultBenchtime by default).
 	Benchtime string
 	// Timeout bounds one run of one test binary (10m by default).
@@ -82,6 +98,12 @@ type Config struct {
 	Durations Durations
 }
 
+// SettleFunc decides, between the rounds of a sequential run, which
+// benchmarks need no more rounds; round is the number of rounds done.
+// The runner does not judge results itself: its caller does (with
+// package compare), through this hook.
+type SettleFunc func(ctx context.Context, round int, base, head []byte) ([]BenchmarkID, error)
+
 // Result is what one Run produced. Raw benchmark output is kept in
 // Go's benchmark format so that compare (and benchstat) can read it.
 type Result struct {
@@ -95,7 +117,15 @@ type Result struct {
 	Failures    []Failure
 	BuildErrors []BuildError
 	Hotspots    []Hotspot
-	Rounds      int
+	// Rounds is the number of rounds run: in a sequential run, fewer
+	// than Count when every benchmark settled or the time budget ran out.
+	Rounds int
+	// Settled lists, in a sequential run, the benchmarks that stopped
+	// before the last round because their results were settled, with the
+	// rounds each got, in the order they stopped.
+	Settled []SettledBenchmark
+	// BudgetSpent is true when the time budget stopped the rounds.
+	BudgetSpent bool
 	// Orders lists, per round, the order in which the sides ran.
 	Orders [][]Side
 	// Seed is the seed that chose Orders; Config.Seed repeats them.
@@ -131,6 +161,13 @@ const (
 	// PhaseProfile runs the unmeasured CPU-profile runs.
 	PhaseProfile = "profile"
 )
+
+// SettledBenchmark is a benchmark that a sequential run stopped after
+// Rounds rounds.
+type SettledBenchmark struct {
+	BenchmarkID
+	Rounds int
+}
 
 // Failure, BuildError and Hotspot are the runner's records of what went
 // wrong and where the time went; they live in package outcome so that

@@ -130,6 +130,12 @@ func TestReproduceCommand(t *testing.T) {
 	if got != want {
 		t.Errorf("reproduce =\n%s\nwant\n%s", got, want)
 	}
+	c.MinCount, c.TimeBudget = 2, 90*time.Second
+	got = reproduce(c, "abc123")
+	want = "go run github.com/natsbench/natsbench-action@latest -baseline abc123 -count 5 -min-count 2 -time-budget 1m30s -benchtime 100ms -bench 'Foo|Bar' -packages ./...,./x -nats=false"
+	if got != want {
+		t.Errorf("reproduce, sequential =\n%s\nwant\n%s", got, want)
+	}
 	if got := shellQuote("it's"); got != `'it'\''s'` {
 		t.Errorf("shellQuote = %s", got)
 	}

@@ -124,11 +124,24 @@ func measure(ctx context.Context, cfg Config, dir, baseline string, progress io.
 	// In the action's container (root), the pull request's code runs as
 	// nobody; the local CLI runs it as the user who runs it.
 	rc.Isolate = cfg.source == fromInput && os.Geteuid() == 0
+	var settler *Settler
+	if baseline != "" && cfg.sequential() {
+		settler = NewSettler(cfg.Compare)
+		rc.Settle = settler.Settle
+	}
 	res, err := runner.Run(ctx, rc)
 	if err != nil {
 		return nil, nil, fmt.Errorf("running benchmarks: %w", err)
 	}
-	in := CompareInput(res, cfg.Compare, cfg.record())
+	opt := cfg.Compare
+	if res.BudgetSpent {
+		// The budget's last look spends the alpha of the looks not taken.
+		opt.Plan.Ended = res.Rounds
+	}
+	in := CompareInput(res, opt, cfg.record())
+	if settler != nil {
+		in.Stopped = settler.Stopped()
+	}
 	in.RunURL, in.PR = l.RunURL, l.PR
 	in.Created = time.Now()
 	r, err := compare.Compute(in)

@@ -59,6 +59,12 @@ const (
 	// DefaultHistoryKeep keeps about a year and four months of daily
 	// runs: a 200-row suite's year is a few MB, a cheap depth-1 fetch.
 	DefaultHistoryKeep = 500
+	// MinMinCount is the least min-count: with fewer rounds no row can
+	// be tested or shown equivalent at any usual level.
+	MinMinCount = 2
+	// MaxSequentialCount bounds count in a sequential run, whose looks'
+	// boundaries are computed for every round between min-count and it.
+	MaxSequentialCount = 1000
 )
 
 // Config is the typed configuration of one run, read once from the
@@ -185,6 +191,9 @@ func parseConfig(src source, get func(setting string) string) (Config, error) {
 	c.Run.Packages = splitList(str("packages", DefaultPackages))
 	c.Run.Bench = str("bench", DefaultBench)
 	c.Run.Count = integer("count", DefaultCount)
+	// Unset (0), min-count is count: every benchmark runs every round.
+	c.Run.MinCount = integer("min-count", 0)
+	c.Run.TimeBudget = duration("time-budget", 0)
 	c.Run.Benchtime = str("benchtime", DefaultBenchtime)
 	c.Run.Timeout = duration("timeout", DefaultTimeout)
 	c.Run.NATS = boolean("nats", true)
@@ -196,6 +205,9 @@ func parseConfig(src source, get func(setting string) string) (Config, error) {
 	c.Baseline = str("baseline", "")
 	c.Compare.Threshold = number("threshold", DefaultThreshold)
 	c.Compare.Alpha = number("alpha", DefaultAlpha)
+	if c.sequential() {
+		c.Compare.Plan = compare.Plan{MinRounds: c.Run.MinCount, MaxRounds: c.Run.Count}
+	}
 	c.OutputDir = str("output-dir", DefaultOutputDir)
 	// A shard of several does not comment unless asked: the merge does.
 	c.Comment = boolean("comment", !c.Run.Shard.Sharded())
@@ -266,6 +278,19 @@ func (c *Config) Validate() error {
 	if c.Run.Count < 1 {
 		bad("count", "must be a positive integer, got %d", c.Run.Count)
 	}
+	if m := c.Run.MinCount; m < 0 || m > c.Run.Count || m > 0 && m < c.Run.Count && m < MinMinCount {
+		bad("min-count", "must be between %d and count (%d), got %d", MinMinCount, c.Run.Count, c.Run.MinCount)
+	}
+	if c.Run.Count > MaxSequentialCount && c.sequential() {
+		bad("count", "must be at most %d when min-count is below it, got %d", MaxSequentialCount, c.Run.Count)
+	}
+	if c.Run.TimeBudget < 0 {
+		bad("time-budget", "must be a positive duration, got %s", c.Run.TimeBudget)
+	}
+	if c.Run.TimeBudget > 0 && !c.sequential() {
+		bad("time-budget", "applies only when min-count is below count (a run of count rounds has no rounds to cut)")
+	}
+
 	if _, err := regexp.Compile(c.Run.Bench); err != nil {
 		bad("bench", "is not a valid regular expression: %v", err)
 	}
@@ -301,10 +326,23 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// sequential reports whether min-count is set below count: benchmarks
+// then stop once their rows are settled.
+func (c *Config) sequential() bool {
+	return c.Run.MinCount > 0 && c.Run.MinCount < c.Run.Count
+}
+
 // record is the report's record of the settings; compare fills in the
 // effective alpha and threshold.
 func (c *Config) record() compare.Config {
-	return compare.Config{Packages: c.Run.Packages, Bench: c.Run.Bench, Count: c.Run.Count, Benchtime: c.Run.Benchtime}
+	rec := compare.Config{Packages: c.Run.Packages, Bench: c.Run.Bench, Count: c.Run.Count, Benchtime: c.Run.Benchtime}
+	if c.sequential() {
+		rec.MinCount = c.Run.MinCount
+		if c.Run.TimeBudget > 0 {
+			rec.TimeBudget = c.Run.TimeBudget.String()
+		}
+	}
+	return rec
 }
 
 var branchRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._/-]{0,199}$`)

@@ -125,6 +125,14 @@ func TestParseConfigErrors(t *testing.T) {
 		{"history-branch refspec", map[string]string{"history-branch": "main:refs/heads/x"}, []string{`input "history-branch" must be a branch name`}},
 		{"history-branch dots", map[string]string{"history-branch": "a/../b"}, []string{`input "history-branch" must be a branch name`}},
 		{"history-branch lock", map[string]string{"history-branch": "h.lock"}, []string{`input "history-branch" must be a branch name`}},
+		{"min-count above count", map[string]string{"count": "10", "min-count": "11"}, []string{`input "min-count" must be between 2 and count (10), got 11`}},
+		{"min-count one", map[string]string{"count": "10", "min-count": "1"}, []string{`input "min-count" must be between 2 and count (10), got 1`}},
+		{"min-count word", map[string]string{"min-count": "few"}, []string{`input "min-count" must be a positive integer, got "few"`}},
+		{"min-count negative", map[string]string{"min-count": "-3"}, []string{`input "min-count" must be between 2 and count`}},
+		{"sequential count", map[string]string{"count": "5000", "min-count": "10"}, []string{`input "count" must be at most 1000 when min-count is below it, got 5000`}},
+		{"time-budget text", map[string]string{"count": "40", "min-count": "10", "time-budget": "soon"}, []string{`input "time-budget" must be a duration such as 10m, got "soon"`}},
+		{"time-budget negative", map[string]string{"count": "40", "min-count": "10", "time-budget": "-5m"}, []string{`input "time-budget" must be a positive duration, got -5m0s`}},
+		{"time-budget alone", map[string]string{"time-budget": "5m"}, []string{`input "time-budget" applies only when min-count is below count`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parseConfig(fromInput, inputs(t, tc.in))
@@ -168,6 +176,30 @@ func TestShardComment(t *testing.T) {
 	c, err = parseConfig(fromInput, inputs(t, map[string]string{"mode": "merge", "report": "shards/*\nmore, other"}))
 	if err != nil || !reflect.DeepEqual(c.Shards, []string{"shards/*", "more", "other"}) {
 		t.Errorf("merge report: %q, %v", c.Shards, err)
+	}
+}
+
+// TestParseConfigSequential: min-count below count makes a sequential
+// run, whose plan the comparison and the report's record share.
+func TestParseConfigSequential(t *testing.T) {
+	c, err := parseConfig(fromInput, inputs(t, map[string]string{"count": "40", "min-count": "10", "time-budget": "8m"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Run.Count != 40 || c.Run.MinCount != 10 || c.Run.TimeBudget != 8*time.Minute ||
+		c.Compare.Plan != (compare.Plan{MinRounds: 10, MaxRounds: 40}) {
+		t.Errorf("parsed run %+v, plan %+v", c.Run, c.Compare.Plan)
+	}
+	if rec := c.record(); rec.MinCount != 10 || rec.Count != 40 || rec.TimeBudget != "8m0s" {
+		t.Errorf("record %+v", rec)
+	}
+	// min-count equal to count is the fixed design.
+	c, err = parseConfig(fromInput, inputs(t, map[string]string{"count": "12", "min-count": "12"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Compare.Plan.Sequential() || c.record().MinCount != 0 {
+		t.Errorf("min-count = count: plan %+v, record %+v, want the fixed design", c.Compare.Plan, c.record())
 	}
 }
 
@@ -252,6 +284,8 @@ func TestActionDefaults(t *testing.T) {
 		"history":            string(DefaultHistory),
 		"history-branch":     DefaultHistoryBranch,
 		"history-keep":       strconv.Itoa(DefaultHistoryKeep),
+		"min-count":          "",
+		"time-budget":        "",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("action.yml inputs and defaults:\n got %v\nwant %v", got, want)

@@ -136,10 +136,13 @@ func mergeShards(patterns []string) (*merged, error) {
 	in := compare.Input{
 		BaseName: "base.txt (all shards)", HeadName: "head.txt (all shards)",
 		BaseRef: first.m.Base, HeadRef: first.m.Head,
-		Options: compare.Options{Alpha: first.m.Settings.Alpha, Threshold: first.m.Settings.Threshold},
+		Options: compare.Options{Alpha: first.m.Settings.Alpha, Threshold: first.m.Settings.Threshold,
+			// The shards' looks: each shard stopped its benchmarks by them.
+			Plan: compare.Plan{MinRounds: first.m.Settings.MinCount, MaxRounds: first.m.Settings.Count}},
 		Config: compare.Config{
 			Packages: first.m.Settings.Packages, Bench: first.m.Settings.Bench,
 			Count: first.m.Settings.Count, Benchtime: first.m.Settings.Benchtime,
+			MinCount: first.m.Settings.MinCount, TimeBudget: first.m.Settings.TimeBudget,
 		},
 		// Each shard's command reproduces the shard; without -shard it
 		// reproduces the whole run.
@@ -470,6 +473,11 @@ func checkManifest(m *shardManifest) error {
 	if s := m.Settings; len(s.Packages) > 1000 || len(s.Bench) > 4096 || len(s.Benchtime) > maxShardWord ||
 		len(s.Timeout) > maxShardWord || len(s.WorkingDirectory) > 4096 {
 		bad("settings are over their bounds")
+	}
+	if s := m.Settings; s.MinCount != 0 && (s.MinCount < MinMinCount || s.MinCount >= s.Count || s.Count > MaxSequentialCount) ||
+		len(s.TimeBudget) > maxShardWord {
+		// The looks' boundaries are computed for every round up to count.
+		bad("settings min_count %d and count %d are not a sequential run's (%d <= min_count < count <= %d)", s.MinCount, s.Count, MinMinCount, MaxSequentialCount)
 	}
 	if len(m.Error) > maxShardError {
 		m.Error = strings.ToValidUTF8(m.Error[:maxShardError], "") + "…"

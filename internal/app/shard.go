@@ -46,6 +46,8 @@ type shardSettings struct {
 	Packages         []string `json:"packages"`
 	Bench            string   `json:"bench"`
 	Count            int      `json:"count"`
+	MinCount         int      `json:"min_count,omitempty"` // absent: count
+	TimeBudget       string   `json:"time_budget,omitempty"`
 	Benchtime        string   `json:"benchtime"`
 	Timeout          string   `json:"timeout"`
 	NATS             bool     `json:"nats"`
@@ -81,11 +83,14 @@ func shardOutputDir(cfg Config) string {
 
 // settingsOf records cfg's settings that must agree between shards.
 func settingsOf(cfg Config) shardSettings {
+	rec := cfg.record()
 	return shardSettings{
 		WorkingDirectory: cfg.WorkingDirectory,
 		Packages:         cfg.Run.Packages,
 		Bench:            cfg.Run.Bench,
 		Count:            cfg.Run.Count,
+		MinCount:         rec.MinCount,
+		TimeBudget:       rec.TimeBudget,
 		Benchtime:        cfg.Run.Benchtime,
 		Timeout:          cfg.Run.Timeout.String(),
 		NATS:             cfg.Run.NATS,

@@ -6,6 +6,12 @@
 //
 //	go run ./internal/calibrate -settings 5x50ms,10x100ms -reps 3
 //
+// A setting written 40x20ms/10, or every setting with -min-count 10, runs
+// sequentially (min-count 10, count 40): a benchmark stops once its rows
+// are settled, as with the action's min-count input, and the tables say
+// how many rounds the rows got. `-settings 40x20ms,40x20ms/10` measures
+// the fixed and the sequential design side by side.
+//
 // It makes a fixture module in a temporary git repository: six benchmarks
 // that are identical on base and head (the A/A rows, where any verdict
 // other than "unchanged" is a false alarm) and three whose head does 5%,
@@ -46,23 +52,42 @@ func main() {
 	}
 }
 
-// setting is one (count, benchtime) pair under test.
+// setting is one (count, benchtime) pair under test, sequential from
+// minCount rounds on when minCount is set.
 type setting struct {
 	count     int
 	benchtime string
+	minCount  int
 }
 
-func (s setting) String() string { return fmt.Sprintf("%dx%s", s.count, s.benchtime) }
+func (s setting) String() string {
+	if s.minCount > 0 {
+		return fmt.Sprintf("%dx%s/%d", s.count, s.benchtime, s.minCount)
+	}
+	return fmt.Sprintf("%dx%s", s.count, s.benchtime)
+}
 
-func parseSettings(s string) ([]setting, error) {
+// parseSettings reads COUNTxBENCHTIME settings, each optionally
+// /MINCOUNT (sequential); minCount applies to those without one.
+func parseSettings(s string, minCount int) ([]setting, error) {
 	var out []setting
 	for _, f := range strings.Split(s, ",") {
-		c, bt, ok := strings.Cut(strings.TrimSpace(f), "x")
+		f, mc, seq := strings.Cut(strings.TrimSpace(f), "/")
+		c, bt, ok := strings.Cut(f, "x")
 		n, err := strconv.Atoi(c)
 		if !ok || err != nil || n < 1 || bt == "" {
-			return nil, fmt.Errorf("setting %q: want COUNTxBENCHTIME like 10x100ms", f)
+			return nil, fmt.Errorf("setting %q: want COUNTxBENCHTIME like 10x100ms, or 40x20ms/10 for min-count 10", f)
 		}
-		out = append(out, setting{n, bt})
+		m := minCount
+		if seq {
+			if m, err = strconv.Atoi(mc); err != nil || m < 2 || m >= n {
+				return nil, fmt.Errorf("setting %q: min-count %q must be between 2 and the count less one", f, mc)
+			}
+		}
+		if m >= n {
+			m = 0
+		}
+		out = append(out, setting{n, bt, m})
 	}
 	return out, nil
 }
@@ -73,10 +98,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	settingsFlag := fs.String("settings", "5x50ms,10x20ms,10x50ms,6x100ms,10x100ms,20x50ms", "comma-separated COUNTxBENCHTIME settings")
 	reps := fs.Int("reps", 3, "repetitions of every setting (each with a new random order seed)")
 	keep := fs.String("keep", "", "directory to keep the fixture and every run's base.txt/head.txt in (default: a temporary one)")
+	minCount := fs.Int("min-count", 0, "run sequentially: from this many rounds on, benchmarks whose rows are settled stop (0: every round runs every benchmark)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	settings, err := parseSettings(*settingsFlag)
+	settings, err := parseSettings(*settingsFlag, *minCount)
 	if err != nil {
 		return err
 	}
@@ -98,6 +124,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	type tally struct {
 		runs, aaRows, falseAlarms int
+		aaRounds, plusRounds      int       // rounds the A/A and Plus rows got, summed
 		orderRatios               []float64 // first/second of each round, A/A rows
 		detected                  map[string]int
 		deltas                    map[string][]float64
@@ -116,14 +143,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 			out := filepath.Join(root, "runs", fmt.Sprintf("%s-rep%d", s, rep))
 			loadBefore := loadavg()
-			res, err := runner.Run(ctx, runner.Config{
+			rc := runner.Config{
 				Dir: repo, Baseline: base, Count: s.count, Benchtime: s.benchtime,
 				OutputDir: out,
-			})
+			}
+			opt := compare.Options{}
+			var settler *app.Settler
+			if s.minCount > 0 {
+				// The action's defaults, with the plan of the looks.
+				opt = compare.Options{Alpha: app.DefaultAlpha, Threshold: app.DefaultThreshold,
+					Plan: compare.Plan{MinRounds: s.minCount, MaxRounds: s.count}}
+				settler = app.NewSettler(opt)
+				rc.MinCount, rc.Settle = s.minCount, settler.Settle
+			}
+			res, err := runner.Run(ctx, rc)
 			if err != nil {
 				return fmt.Errorf("%s: %w", s, err)
 			}
-			rep2, err := compare.Compute(app.CompareInput(res, compare.Options{}, compare.Config{}))
+			in := app.CompareInput(res, opt, compare.Config{})
+			if settler != nil {
+				in.Stopped = settler.Stopped()
+			}
+			rep2, err := compare.Compute(in)
 			if err != nil {
 				return fmt.Errorf("%s: comparing: %w", s, err)
 			}
@@ -153,6 +194,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				switch {
 				case strings.HasPrefix(r.Name, "AA"):
 					t.aaRows++
+					t.aaRounds += rowRounds(r)
 					if changed {
 						alarms++
 						t.falseAlarms++
@@ -165,6 +207,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 						t.detected[key]++
 					}
 					t.deltas[key] = append(t.deltas[key], d)
+					t.plusRounds += rowRounds(r)
 					cells[key] = fmt.Sprintf("%s %+.1f%% (p=%.3f)", mark, d, p)
 				}
 			}
@@ -174,22 +217,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	fmt.Fprintln(stdout)
-	fmt.Fprintln(stdout, "| setting | mean wall | false alarms / A/A rows | +5% found | +10% found | +20% found | median measured Δ (5/10/20) | A/A time of the side run first / second (median, n) |")
-	fmt.Fprintln(stdout, "|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(stdout, "| setting | mean wall | false alarms / A/A rows | +5% found | +10% found | +20% found | median measured Δ (5/10/20) | A/A time of the side run first / second (median, n) | mean rounds A/A / Plus |")
+	fmt.Fprintln(stdout, "|---|---|---|---|---|---|---|---|---|")
 	for _, s := range settings {
 		t := tallies[s]
 		if t == nil {
 			continue
 		}
-		fmt.Fprintf(stdout, "| %s | %s | %d/%d | %d/%d | %d/%d | %d/%d | %+.1f%% / %+.1f%% / %+.1f%% | %.3f (%d) |\n", s,
+		fmt.Fprintf(stdout, "| %s | %s | %d/%d | %d/%d | %d/%d | %d/%d | %+.1f%% / %+.1f%% / %+.1f%% | %.3f (%d) | %.1f / %.1f |\n", s,
 			(t.wall / time.Duration(t.runs)).Round(time.Second), t.falseAlarms, t.aaRows,
 			t.detected["05"], t.runs, t.detected["10"], t.runs, t.detected["20"], t.runs,
 			median(t.deltas["05"]), median(t.deltas["10"]), median(t.deltas["20"]),
-			median(t.orderRatios), len(t.orderRatios))
+			median(t.orderRatios), len(t.orderRatios),
+			float64(t.aaRounds)/float64(max(t.aaRows, 1)), float64(t.plusRounds)/float64(max(3*t.runs, 1)))
 	}
 	fmt.Fprintf(stdout, "\nAll settings: A/A time of the side run first / second in a round: median %.3f over %d pairs.\n",
 		median(allRatios), len(allRatios))
 	return nil
+}
+
+// rowRounds is the rounds a row got: the smaller of its samples.
+func rowRounds(r compare.Row) int {
+	if r.Base == nil || r.Head == nil {
+		return 0
+	}
+	return min(r.Base.N, r.Head.N)
 }
 
 // orderRatios returns, for every A/A benchmark and round, the time of the
