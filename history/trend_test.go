@@ -3,8 +3,7 @@ package history
 import (
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
+	"github.com/natsbench/natsbench-action/internal/testutil"
 	"regexp"
 	"strings"
 	"testing"
@@ -14,34 +13,9 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
-// golden compares got with testdata/NAME.golden; a mismatch writes
-// testdata/NAME.got beside it, and -update rewrites the golden file.
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	gotPath := filepath.Join("testdata", name+".got")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		os.Remove(gotPath)
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err == nil && string(want) == got {
-		os.Remove(gotPath)
-		return
-	}
-	if werr := os.WriteFile(gotPath, []byte(got), 0o644); werr != nil {
-		t.Fatal(werr)
-	}
-	if err != nil {
-		t.Fatalf("reading golden file: %v (output written to %s; run with -update)", err, gotPath)
-	}
-	t.Errorf("output differs from %s; see %s (diff them, or run go test -update)", path, gotPath)
+	testutil.Golden(t, name, got, *update)
 }
 
 // hostileName tries to end a Mermaid string, start a directive, add a

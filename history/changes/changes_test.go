@@ -1,10 +1,10 @@
 package changes
 
 import (
-	"bytes"
 	"crypto/sha1"
 	"flag"
 	"fmt"
+	"github.com/natsbench/natsbench-action/internal/testutil"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -369,29 +369,9 @@ func TestNoCommandOrLinkFromBadRecords(t *testing.T) {
 	}
 }
 
-// golden compares got with testdata/name.golden; a mismatch writes
-// name.got beside it, and -update rewrites the golden file.
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(want, []byte(got)) {
-		gotPath := filepath.Join("testdata", name+".got")
-		_ = os.WriteFile(gotPath, []byte(got), 0o644)
-		t.Errorf("%s differs from %s; see %s", name, path, gotPath)
-	}
+	testutil.Golden(t, name, got, *update)
 }
 
 func goldenHistory() *history.History {
