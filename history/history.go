@@ -132,9 +132,11 @@ func (r Row) MarshalJSON() ([]byte, error) {
 	return json.Marshal(a)
 }
 
-// UnmarshalJSON reads the array MarshalJSON writes.
+// UnmarshalJSON reads the array MarshalJSON writes. It decodes the array
+// once into plain values rather than field by field: rows are most of
+// what reading a history costs.
 func (r *Row) UnmarshalJSON(b []byte) error {
-	var a []json.RawMessage
+	var a []any
 	if err := json.Unmarshal(b, &a); err != nil {
 		return fmt.Errorf("a row must be an array: %w", err)
 	}
@@ -142,11 +144,33 @@ func (r *Row) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("a row has %d fields, want 7 or 8", len(a))
 	}
 	var x Row
-	for i, dst := range []any{&x.Package, &x.Name, &x.Unit, &x.N, &x.Center, &x.Low, &x.High, &x.CPU}[:len(a)] {
-		if err := json.Unmarshal(a[i], dst); err != nil {
-			return fmt.Errorf("row field %d: %w", i+1, err)
-		}
+	strs := []*string{&x.Package, &x.Name, &x.Unit}
+	if len(a) == 8 {
+		strs = append(strs, &x.CPU)
 	}
+	for i, dst := range strs {
+		j := i
+		if i == 3 {
+			j = 7
+		}
+		s, ok := a[j].(string)
+		if !ok {
+			return fmt.Errorf("row field %d must be a string", j+1)
+		}
+		*dst = s
+	}
+	for i, dst := range []*float64{&x.Center, &x.Low, &x.High} {
+		v, ok := a[4+i].(float64)
+		if !ok {
+			return fmt.Errorf("row field %d must be a number", 5+i)
+		}
+		*dst = v
+	}
+	n, ok := a[3].(float64)
+	if !ok || n != math.Trunc(n) || math.Abs(n) > maxN {
+		return fmt.Errorf("row field 4 must be a whole number of samples")
+	}
+	x.N = int(n)
 	*r = x
 	return nil
 }

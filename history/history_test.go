@@ -224,3 +224,22 @@ func TestFromReport(t *testing.T) {
 		t.Errorf("a record with no rows validates: %v", err)
 	}
 }
+
+func TestRowUnmarshalRefusesBadFields(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`[1,"n","u",1,1,1,1]`, "row field 1 must be a string"},
+		{`["p","n","u",1.5,1,1,1]`, "row field 4 must be a whole number"},
+		{`["p","n","u",1,"1",1,1]`, "row field 5 must be a number"},
+		{`["p","n","u",1,1,1,1,7]`, "row field 8 must be a string"},
+		{`{"p":1}`, "a row must be an array"},
+	} {
+		var r Row
+		if err := json.Unmarshal([]byte(tc.in), &r); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err %v, want %q", tc.in, err, tc.want)
+		}
+	}
+	var r Row
+	if err := json.Unmarshal([]byte(`["p","n","u",3,1,0.5,2,"cpu"]`), &r); err != nil || r != (Row{"p", "n", "u", 3, 1, 0.5, 2, "cpu"}) {
+		t.Errorf("a good row read as %+v, %v", r, err)
+	}
+}
