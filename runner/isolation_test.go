@@ -315,13 +315,7 @@ func TestTimeoutKillsEscapedChild(t *testing.T) {
 			if tt.isolate {
 				needIsolation(t)
 			}
-			mark := filepath.Join(testutil.SharedDir(t), "pid")
-			if err := os.WriteFile(mark, nil, 0o666); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Chmod(mark, 0o666); err != nil {
-				t.Fatal(err)
-			}
+			mark := pidMark(t)
 			res, err := Run(t.Context(), Config{
 				Dir: dir, Count: 1, Benchtime: "1x", Timeout: 3 * time.Second, Isolate: tt.isolate,
 				OutputDir: t.TempDir(), Env: append(os.Environ(), "FIXTURE_ESCAPE="+tt.escape, "FIXTURE_MARK="+mark),
@@ -356,13 +350,7 @@ func TestExitKillsEscapedChild(t *testing.T) {
 			if tt.isolate {
 				needIsolation(t)
 			}
-			mark := filepath.Join(testutil.SharedDir(t), "pid")
-			if err := os.WriteFile(mark, nil, 0o666); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Chmod(mark, 0o666); err != nil {
-				t.Fatal(err)
-			}
+			mark := pidMark(t)
 			res, err := Run(t.Context(), Config{
 				Dir: dir, Count: 1, Benchtime: "1x", Isolate: tt.isolate, OutputDir: t.TempDir(),
 				Env: append(os.Environ(), "FIXTURE_ESCAPE="+tt.escape, "FIXTURE_MARK="+mark, "FIXTURE_HANG=no"),
@@ -376,6 +364,20 @@ func TestExitKillsEscapedChild(t *testing.T) {
 			checkKilled(t, mark)
 		})
 	}
+}
+
+// pidMark makes the file an escaping child writes its pid to, writable
+// by the sandbox's user.
+func pidMark(t *testing.T) string {
+	t.Helper()
+	mark := filepath.Join(testutil.SharedDir(t), "pid")
+	if err := os.WriteFile(mark, nil, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(mark, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	return mark
 }
 
 // checkKilled fails the test if the process whose pid the benchmark wrote
