@@ -273,6 +273,17 @@ const (
 	overheadBlockPaced   = 2 * pacedOpEvents
 )
 
+// paces are the two loads the CPU benchmarks compare paths under: as fast
+// as they go, and at a steady 100 events/s, in blocks sized to each.
+var paces = []struct {
+	name     string
+	interval time.Duration
+	block    int
+}{
+	{"unpaced", 0, overheadBlockUnpaced},
+	{"paced=100/s", pacedInterval, overheadBlockPaced},
+}
+
 // BenchmarkCPUOverhead compares the two paths in one run, alternating blocks
 // of events between them so that both see the same load on this shared
 // machine. Paced at 100 events/s it reports the NATS path's extra CPU in
@@ -286,14 +297,7 @@ const (
 func BenchmarkCPUOverhead(b *testing.B) {
 	env := NewEnv(b, botdb.ServiceConfig{})
 	paths := [2]path{natsPath{env: env}, newDirectPath(b)}
-	for _, c := range []struct {
-		name     string
-		interval time.Duration
-		block    int
-	}{
-		{"unpaced", 0, overheadBlockUnpaced},
-		{"paced=100/s", pacedInterval, overheadBlockPaced},
-	} {
+	for _, c := range paces {
 		b.Run(c.name, func(b *testing.B) {
 			totals, diffs := comparePaths(b, paths, c.interval, c.block)
 			nats, direct := totals[0], totals[1]
@@ -374,14 +378,7 @@ func BenchmarkCPUEventWatch(b *testing.B) {
 		natsPath{env: NewEnv(b, botdb.ServiceConfig{})},
 		natsPath{env: NewEnv(b, botdb.ServiceConfig{NoEventWatch: true})},
 	}
-	for _, c := range []struct {
-		name     string
-		interval time.Duration
-		block    int
-	}{
-		{"unpaced", 0, overheadBlockUnpaced},
-		{"paced=100/s", pacedInterval, overheadBlockPaced},
-	} {
+	for _, c := range paces {
 		b.Run(c.name, func(b *testing.B) {
 			totals, diffs := comparePaths(b, paths, c.interval, c.block)
 			watch, none := totals[0], totals[1]
