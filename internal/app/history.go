@@ -216,20 +216,20 @@ func writeHistory(ctx context.Context, a *githubactions.Action, store branchStor
 	msg := fmt.Sprintf("natsbench: record %s (%.12s)", rec.ID, rec.SHA)
 	// Update may call this again on a newer tip: Append adds the record
 	// only once, and the page is drawn from whatever the tip holds.
+	// The last call's history is the one pushed: it is returned rather
+	// than loaded a third time.
+	var h *history.History
+	var warns []history.Warning
 	err = store.Update(ctx, dir, msg, func(dir string) error {
 		if _, err := history.Append(dir, rec, cfg.HistoryKeep, now); err != nil {
 			return err
 		}
-		h, _, err := history.Load(dir, now)
+		h, warns, err = history.Load(dir, now)
 		if err != nil {
 			return err
 		}
 		return writePage(filepath.Join(dir, "index.html"), h, repo, now, pageMarks(h, cfg.Compare.Threshold))
 	})
-	if err != nil {
-		return nil, err
-	}
-	h, warns, err := history.Load(dir, now)
 	if err != nil {
 		return nil, err
 	}
