@@ -134,7 +134,7 @@ func measure(ctx context.Context, cfg config, stdout, stderr io.Writer) (err err
 	clients := makeClients(nc, bc, subj, cfg)
 
 	fmt.Fprintf(stdout, "# plainlat: %s request/reply latency\n\n", subj.UserStats)
-	fmt.Fprintf(stdout, "%s; botdb %s; this process and the echo responder: %s, GOMAXPROCS %d, %d CPUs.\n",
+	fmt.Fprintf(stdout, "%s; botdb %s; plainlat (also the echo responder) built with %s; GOMAXPROCS %d, %d CPUs.\n",
 		version(ctx, natsBin), botdbBin, runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU())
 	fmt.Fprintf(stdout, "%d requests per client and round after %d warm-up, %d rounds; user %q seeded with %d chat lines. "+
 		"Load: the 1-minute load average before and after each client's turn.\n",
