@@ -343,7 +343,7 @@ func Compute(in Input) (*Report, error) {
 	// Failures first: a failed row is not part of the tested family.
 	rows = applyFailures(rows, in.Failures, in.BuildErrors)
 	adjust(rows)
-	stopped := keepStopped(rows, in.Stopped, opt.Plan, opt.Threshold)
+	stopped := keepStopped(rows, in.Stopped, opt)
 	for _, w := range rows {
 		decide(w, opt, ws)
 		// Only a sequential run stops benchmarks.

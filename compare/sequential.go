@@ -327,8 +327,8 @@ func SettledBenchmarks(r *Report) []BenchmarkRef {
 // it), so that decide leaves them as they are; it returns them, for their
 // MDE to be restored after setMDE. A stopped row that does not fit the
 // row's samples (see fits) is not kept: the row is decided afresh.
-func keepStopped(rows []*work, stopped []Row, plan Plan, threshold float64) map[*work]Row {
-	if !plan.Sequential() || len(stopped) == 0 {
+func keepStopped(rows []*work, stopped []Row, opt Options) map[*work]Row {
+	if !opt.Plan.Sequential() || len(stopped) == 0 {
 		return nil
 	}
 	type key struct {
@@ -341,42 +341,48 @@ func keepStopped(rows []*work, stopped []Row, plan Plan, threshold float64) map[
 			byKey[key{r.Package, r.Name, r.Unit, r.Rounds}] = r
 		}
 	}
+	// The looks' levels: a look is not the last, whose level the time
+	// budget may have raised.
+	looks := opt.Plan
+	looks.Ended = 0
+	levelOf := looks.levels(opt.Alpha)
 	kept := map[*work]Row{}
 	for _, w := range rows {
 		r, ok := byKey[key{w.Package, w.Name, w.Unit, w.Rounds}]
-		if !ok || w.Verdict != "" || w.Base == nil || w.Head == nil || !fits(w, r, threshold) {
+		if !ok || w.Verdict != "" || w.Base == nil || w.Head == nil {
 			continue
 		}
-		w.Verdict, w.Reason, w.Note, w.Settled = r.Verdict, r.Reason, r.Note, true
-		if r.PAdjusted != nil {
-			p := *r.PAdjusted
-			w.PAdjusted = &p
+		note, ok := fits(w, r, opt.Threshold, levelOf(w.Rounds))
+		if !ok {
+			continue
 		}
+		w.Verdict, w.Reason, w.Note, w.Settled = r.Verdict, r.Reason, note, true
+		p := *r.PAdjusted
+		w.PAdjusted = &p
 		kept[w] = r
 	}
 	return kept
 }
 
-// fits reports whether a stopped row's decision is one a look could have
-// taken on w's samples, which are the samples it had at that look (the
-// rounds match). Stopped rows may come from a shard's report.json, which
-// a pull request's code wrote: a row is kept only if its adjusted p-value
-// is one Benjamini-Hochberg can give for w's p-value (never below it, at
-// most 1), and its verdict is the one that p-value, w's change and w's
-// samples give at w's level. w's level is the look's, or, when the time
-// budget ended the run at that look, the higher level of that last look,
-// which a decision taken at the look's level also passes. Exact rows are
-// not kept: their decision takes no test and comes out the same.
-func fits(w *work, r Row, threshold float64) bool {
+// fits reports whether a stopped row's decision is the one the look at
+// level took on w's samples, which are the samples it had then (the
+// rounds match), and gives the note that look wrote. Stopped rows may
+// come from a shard's report.json, which a pull request's code wrote: a
+// row is kept only if its adjusted p-value is one Benjamini-Hochberg can
+// give for w's p-value (never below it, at most 1), and its verdict and
+// reason are the ones that p-value, w's change and w's samples give at
+// level. The note is made anew, not taken from r. Exact rows are not
+// kept: their decision takes no test and comes out the same.
+func fits(w *work, r Row, threshold, level float64) (note string, ok bool) {
 	if w.exact || w.PValue == nil || r.PAdjusted == nil {
-		return false
+		return "", false
 	}
 	// 1e-9: p·m/rank in floating point may round just below p.
 	p := *r.PAdjusted
 	if !(p >= *w.PValue*(1-1e-9) && p <= 1) {
-		return false
+		return "", false
 	}
-	sig := p <= w.level
+	sig := p <= level
 	big := w.DeltaPct == nil || math.Abs(*w.DeltaPct) >= threshold
 	switch {
 	case r.Verdict == Regression || r.Verdict == Improvement:
@@ -384,14 +390,17 @@ func fits(w *work, r Row, threshold float64) bool {
 		if up := w.Head.Center > w.Base.Center; up == (w.better > 0) {
 			want = Improvement
 		}
-		return sig && big && r.Reason == NoReason && r.Verdict == want
+		return "", sig && big && r.Reason == NoReason && r.Verdict == want
 	case r.Verdict == Unchanged && r.Reason == BelowThreshold:
-		return sig && !big
+		return belowThresholdNote(threshold), sig && !big
 	case r.Verdict == Unchanged && r.Reason == Equivalent:
-		lo, hi, ok := shiftCI(w.baseVals, w.headVals, 1-w.level)
-		return ok && lo > -threshold && hi < threshold
+		lo, hi, ok := shiftCI(w.baseVals, w.headVals, 1-level)
+		if !ok || sig || lo <= -threshold || hi >= threshold {
+			return "", false
+		}
+		return equivalentNote(lo, hi, 1-level, threshold), true
 	}
-	return false
+	return "", false
 }
 
 // StoppedRows returns the rows of r, a sequential run's report computed

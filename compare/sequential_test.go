@@ -344,17 +344,32 @@ func TestSequentialRankTestFalseAlarms(t *testing.T) {
 // look's own, and rows that do not fit the samples are not kept.
 func TestStoppedRowsKeepTheirLook(t *testing.T) {
 	plan := Plan{MinRounds: 10, MaxRounds: 40}
-	x := map[string][]float64{"X": lognormal(1000, 0.02, 12)}
-	xh := map[string][]float64{"X": scaled(x["X"], 1.10)}
+	// X changed by 10%, Q is quiet and unchanged.
+	x := map[string][]float64{"X": lognormal(1000, 0.02, 12), "Q": lognormal(1000, 0.005, 12)}
+	xh := map[string][]float64{"X": scaled(x["X"], 1.10), "Q": scaled(x["Q"], 1.001)}
 	look, err := Compute(Input{Base: seqFile("example.com/m", x), Head: seqFile("example.com/m", xh), Options: Options{Plan: plan}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := look.Benchmarks[0]; r.Unit != "sec/op" || r.Verdict != Regression || r.Rounds != 12 {
-		t.Fatalf("the look: %s %s after %d rounds, want sec/op regression after 12", r.Unit, r.Verdict, r.Rounds)
+	rowOf := func(r *Report, name string) Row {
+		t.Helper()
+		for _, row := range r.Benchmarks {
+			if row.Name == name && row.Unit == "sec/op" {
+				return row
+			}
+		}
+		t.Fatalf("no %s sec/op row", name)
+		return Row{}
 	}
-	if got := SettledBenchmarks(look); len(got) != 1 {
-		t.Fatalf("the look settled %v, want X", got)
+	rowX := func(r *Report) Row { t.Helper(); return rowOf(r, "X-2") }
+	if r := rowX(look); r.Verdict != Regression || r.Rounds != 12 {
+		t.Fatalf("the look: X %s after %d rounds, want a regression after 12", r.Verdict, r.Rounds)
+	}
+	if r := rowOf(look, "Q-2"); r.Reason != Equivalent {
+		t.Fatalf("the look: Q %s %q, want equivalent", r.Verdict, r.Note)
+	}
+	if got := SettledBenchmarks(look); len(got) != 2 {
+		t.Fatalf("the look settled %v, want Q and X", got)
 	}
 	// The final computation: X as it stopped, and 200 benchmarks with no
 	// change that ran all 40 rounds.
@@ -367,16 +382,6 @@ func TestStoppedRowsKeepTheirLook(t *testing.T) {
 	plain, err := Compute(in)
 	if err != nil {
 		t.Fatal(err)
-	}
-	rowX := func(r *Report) Row {
-		t.Helper()
-		for _, row := range r.Benchmarks {
-			if row.Name == "X-2" && row.Unit == "sec/op" {
-				return row
-			}
-		}
-		t.Fatal("no X sec/op row")
-		return Row{}
 	}
 	if r := rowX(plain); r.Verdict != Unchanged {
 		t.Fatalf("recomputed without the look: %s (adjusted p %g), want unchanged, or the test shows nothing", r.Verdict, *r.PAdjusted)
@@ -406,12 +411,22 @@ func TestStoppedRowsKeepTheirLook(t *testing.T) {
 			t.Errorf("%s: %s after %d rounds, adjusted p %g, MDE %v, summary %v; want the look's regression, p %g, MDE %v",
 				name, r.Verdict, r.Rounds, *r.PAdjusted, r.MDEPct, rep.Summary, *want.PAdjusted, want.MDEPct)
 		}
+		if q, wq := rowOf(rep, "Q-2"), rowOf(look, "Q-2"); q.Note != wq.Note || *q.PAdjusted != *wq.PAdjusted || q.Rounds != 12 {
+			t.Errorf("%s: Q %q, adjusted p %g; want the look's %q, %g", name, q.Note, *q.PAdjusted, wq.Note, *wq.PAdjusted)
+		}
 	}
 	if got := StoppedRows(read, Plan{}); got != nil {
 		t.Errorf("StoppedRows of a fixed plan: %v", got)
 	}
 	if got := StoppedRows(read, Plan{MinRounds: 10, MaxRounds: 12}); got != nil {
 		t.Errorf("StoppedRows with rows at the last look: %v", got)
+	}
+
+	// A note is made anew, not taken from the stopped row.
+	in.Stopped = []Row{want}
+	in.Stopped[0].Note = "<img src=x> regressed"
+	if rep, err := Compute(in); err != nil || rowX(rep).Verdict != Regression || rowX(rep).Note != "" {
+		t.Errorf("a stopped row's own note: %q (%v)", rowX(rep).Note, err)
 	}
 
 	forged := func(edit func(*Row)) []Row {
