@@ -99,21 +99,16 @@ type undecidedBench struct {
 
 // undecidedBenchmarks groups the inconclusive rows by benchmark and
 // estimates the rounds each benchmark needs for all its rows to see a
-// change of the threshold.
+// change of the threshold, each row at the level of its MDE.
 func undecidedBenchmarks(r *Report) []*undecidedBench {
-	m, rej := 0, 0
-	for _, row := range r.Benchmarks {
-		if row.PAdjusted != nil {
-			m++
-			if *row.PAdjusted <= r.Config.Alpha {
-				rej++
-			}
-		}
+	padj := make([]*float64, len(r.Benchmarks))
+	for i, row := range r.Benchmarks {
+		padj[i] = row.PAdjusted
 	}
-	level := rowLevel(r.Config.Alpha, m, rej, false)
+	levels := correctedLevels(padj, reportLevels(r))
 	byName := map[[2]string]*undecidedBench{}
 	var out []*undecidedBench
-	for _, row := range r.Benchmarks {
+	for i, row := range r.Benchmarks {
 		if row.Verdict != Unchanged || !row.Reason.Inconclusive() || row.Base == nil || row.Head == nil {
 			continue
 		}
@@ -132,7 +127,7 @@ func undecidedBenchmarks(r *Report) []*undecidedBench {
 			b.atLeast = true
 		}
 		b.mde = math.Max(b.mde, mde)
-		rounds, ok := roundsNeeded(mde, min(row.Base.N, row.Head.N), r.Config.Threshold, level, adviceMaxRounds)
+		rounds, ok := roundsNeeded(mde, min(row.Base.N, row.Head.N), r.Config.Threshold, levels[i], adviceMaxRounds)
 		b.rounds, b.ok = max(b.rounds, rounds), b.ok && ok
 	}
 	return out
