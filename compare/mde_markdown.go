@@ -101,6 +101,10 @@ type undecidedBench struct {
 // estimates the rounds each benchmark needs for all its rows to see a
 // change of the threshold, each row at the level of its MDE.
 func undecidedBenchmarks(r *Report) []*undecidedBench {
+	if !slices.ContainsFunc(r.Benchmarks, undecided) {
+		// The looks' levels cost time on a long plan: none are needed.
+		return nil
+	}
 	padj := make([]*float64, len(r.Benchmarks))
 	for i, row := range r.Benchmarks {
 		padj[i] = row.PAdjusted
@@ -109,7 +113,7 @@ func undecidedBenchmarks(r *Report) []*undecidedBench {
 	byName := map[[2]string]*undecidedBench{}
 	var out []*undecidedBench
 	for i, row := range r.Benchmarks {
-		if row.Verdict != Unchanged || !row.Reason.Inconclusive() || row.Base == nil || row.Head == nil {
+		if !undecided(row) {
 			continue
 		}
 		k := [2]string{row.Package, row.Name}
@@ -131,6 +135,12 @@ func undecidedBenchmarks(r *Report) []*undecidedBench {
 		b.rounds, b.ok = max(b.rounds, rounds), b.ok && ok
 	}
 	return out
+}
+
+// undecided reports whether the advice covers a row: compared, and
+// inconclusive.
+func undecided(row Row) bool {
+	return row.Verdict == Unchanged && row.Reason.Inconclusive() && row.Base != nil && row.Head != nil
 }
 
 // advice is a folded section saying, for each benchmark whose rows stay
