@@ -82,7 +82,9 @@ type Input struct {
 	// the look that stopped them decided them. Their verdicts stand: the
 	// other rows' p-values, which the correction across rows depends on,
 	// moved on after them, but the decision to stop was taken at that
-	// look. A row matches by package, name, unit and rounds.
+	// look. A row matches by package, name, unit and rounds, and is kept
+	// only if its decision fits the row's samples (they may come from a
+	// shard's report.json: see StoppedRows).
 	Stopped []Row
 }
 
@@ -341,7 +343,7 @@ func Compute(in Input) (*Report, error) {
 	// Failures first: a failed row is not part of the tested family.
 	rows = applyFailures(rows, in.Failures, in.BuildErrors)
 	adjust(rows)
-	stopped := keepStopped(rows, in.Stopped, opt.Plan)
+	stopped := keepStopped(rows, in.Stopped, opt)
 	for _, w := range rows {
 		decide(w, opt, ws)
 		// Only a sequential run stops benchmarks.

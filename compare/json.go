@@ -44,6 +44,10 @@ const (
 	// maxShards bounds the shards of a merged report (GitHub's matrix
 	// has at most 256 legs).
 	maxShards = 256
+	// MaxPlanRounds bounds count in a sequential run's config: rendering
+	// the report computes the boundaries of every look up to it (2–1000
+	// takes about 25 s on a 2-core machine).
+	MaxPlanRounds = 1000
 )
 
 // ReadJSON reads a report written by WriteJSON and checks it as untrusted
@@ -129,6 +133,9 @@ func check(r *Report) error {
 	long("config.time_budget", r.Config.TimeBudget, maxWord)
 	if r.Config.MinCount < 0 {
 		bad("config.min_count is %d, below 0", r.Config.MinCount)
+	}
+	if r.Config.MinCount > 0 && r.Config.MinCount < r.Config.Count && r.Config.Count > MaxPlanRounds {
+		bad("config.count is %d with min_count %d, over %d", r.Config.Count, r.Config.MinCount, MaxPlanRounds)
 	}
 	long("config.bench", r.Config.Bench, maxName)
 	if len(r.Config.Packages) > 1000 {

@@ -79,6 +79,19 @@ func TestMarkdownGolden(t *testing.T) {
 			}
 			return r
 		}, MarkdownOptions{}},
+		{"undecided-sequential", func(t *testing.T) *Report {
+			// The same rows under a sequential plan: the advice asks for
+			// the rounds at the looks' levels, as the MDE is.
+			noisyBase, noisyHead := fixture(t, "noisy")
+			fewBase, fewHead := fixture(t, "few")
+			r, err := Compute(Input{Base: append(noisyBase, fewBase...), Head: append(noisyHead, fewHead...),
+				Options: Options{Plan: Plan{MinRounds: 3, MaxRounds: 6}},
+				BaseRef: Ref{Ref: "main"}, HeadRef: Ref{Ref: "pr"}, Config: Config{Count: 6, MinCount: 3, Benchtime: "20ms"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}, MarkdownOptions{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

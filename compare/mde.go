@@ -15,15 +15,11 @@ const Power = 0.8
 // correction (and, in a sequential run, at its look's level), with
 // probability Power. See docs/STATISTICS.md.
 func setMDE(rows []*work) {
-	m, r := 0, 0
-	for _, w := range rows {
-		if w.PAdjusted != nil {
-			m++
-			if *w.PAdjusted <= w.level {
-				r++
-			}
-		}
+	padj, own := make([]*float64, len(rows)), make([]float64, len(rows))
+	for i, w := range rows {
+		padj[i], own[i] = w.PAdjusted, w.level
 	}
+	levels := correctedLevels(padj, own)
 	// The separation bound depends on n1 and n2 only, and costs a few
 	// milliseconds: rows mostly share their n.
 	seps := map[[2]int]float64{}
@@ -36,7 +32,7 @@ func setMDE(rows []*work) {
 		seps[k] = v
 		return v
 	}
-	for _, w := range rows {
+	for i, w := range rows {
 		if w.Verdict == Failed || w.Base == nil || w.Head == nil {
 			continue
 		}
@@ -49,11 +45,68 @@ func setMDE(rows []*work) {
 		if w.PAdjusted == nil {
 			continue
 		}
-		level := rowLevel(w.level, m, r, *w.PAdjusted <= w.level)
-		if v := mdePct(w.baseVals, w.headVals, level, sep); !math.IsInf(v, 0) && !math.IsNaN(v) {
+		if v := mdePct(w.baseVals, w.headVals, levels[i], sep); !math.IsInf(v, 0) && !math.IsNaN(v) {
 			w.MDEPct = &v
 		}
 	}
+}
+
+// correctedLevels returns the level at which each row is significant
+// after the Benjamini-Hochberg correction, with the other rows' adjusted
+// p-values as they are (rowLevel). own[i] is row i's level before the
+// correction (α, or in a sequential run its look's), padj[i] its adjusted
+// p-value; a row without one is outside the tested family and keeps its
+// own level. A row's MDE and the rounds the advice gives it are both at
+// this level, so that the advice asks for what the MDE measures.
+func correctedLevels(padj []*float64, own []float64) []float64 {
+	m, r := 0, 0
+	for i, p := range padj {
+		if p != nil {
+			m++
+			if *p <= own[i] {
+				r++
+			}
+		}
+	}
+	out := make([]float64, len(padj))
+	for i, p := range padj {
+		out[i] = own[i]
+		if p != nil {
+			out[i] = rowLevel(own[i], m, r, *p <= own[i])
+		}
+	}
+	return out
+}
+
+// reportLevels returns each row's level before the correction, as Compute
+// tested it, from what report.json says (post mode renders the advice
+// from it): α, or under a sequential plan (config min_count and count)
+// the level of the look at the row's rounds. A run that the time budget
+// ended before count rounds (its undecided rows have the most rounds, and
+// fewer than count) spent the rest of α at that look. A merged report's
+// rows were tested at the planned levels, the merge not knowing where
+// each shard's budget ended.
+func reportLevels(r *Report) []float64 {
+	plan := Plan{MinRounds: r.Config.MinCount, MaxRounds: r.Config.Count}
+	if last := maxRounds(r.Benchmarks); plan.Sequential() && r.Config.TimeBudget != "" && len(r.Shards) == 0 &&
+		last >= plan.MinRounds && last < plan.MaxRounds {
+		plan.Ended = last
+	}
+	levelOf := plan.levels(r.Config.Alpha)
+	out := make([]float64, len(r.Benchmarks))
+	for i, row := range r.Benchmarks {
+		out[i] = levelOf(row.Rounds)
+	}
+	return out
+}
+
+// maxRounds is the most rounds a row got.
+func maxRounds(rows []Row) int {
+	n := 0
+	for _, r := range rows {
+		n = max(n, r.Rounds)
+	}
+	return n
 }
 
 // rowLevel is the level a row's p-value must reach to be significant

@@ -99,22 +99,21 @@ type undecidedBench struct {
 
 // undecidedBenchmarks groups the inconclusive rows by benchmark and
 // estimates the rounds each benchmark needs for all its rows to see a
-// change of the threshold.
+// change of the threshold, each row at the level of its MDE.
 func undecidedBenchmarks(r *Report) []*undecidedBench {
-	m, rej := 0, 0
-	for _, row := range r.Benchmarks {
-		if row.PAdjusted != nil {
-			m++
-			if *row.PAdjusted <= r.Config.Alpha {
-				rej++
-			}
-		}
+	if !slices.ContainsFunc(r.Benchmarks, undecided) {
+		// The looks' levels cost time on a long plan: none are needed.
+		return nil
 	}
-	level := rowLevel(r.Config.Alpha, m, rej, false)
+	padj := make([]*float64, len(r.Benchmarks))
+	for i, row := range r.Benchmarks {
+		padj[i] = row.PAdjusted
+	}
+	levels := correctedLevels(padj, reportLevels(r))
 	byName := map[[2]string]*undecidedBench{}
 	var out []*undecidedBench
-	for _, row := range r.Benchmarks {
-		if row.Verdict != Unchanged || !row.Reason.Inconclusive() || row.Base == nil || row.Head == nil {
+	for i, row := range r.Benchmarks {
+		if !undecided(row) {
 			continue
 		}
 		k := [2]string{row.Package, row.Name}
@@ -132,10 +131,16 @@ func undecidedBenchmarks(r *Report) []*undecidedBench {
 			b.atLeast = true
 		}
 		b.mde = math.Max(b.mde, mde)
-		rounds, ok := roundsNeeded(mde, min(row.Base.N, row.Head.N), r.Config.Threshold, level, adviceMaxRounds)
+		rounds, ok := roundsNeeded(mde, min(row.Base.N, row.Head.N), r.Config.Threshold, levels[i], adviceMaxRounds)
 		b.rounds, b.ok = max(b.rounds, rounds), b.ok && ok
 	}
 	return out
+}
+
+// undecided reports whether the advice covers a row: compared, and
+// inconclusive.
+func undecided(row Row) bool {
+	return row.Verdict == Unchanged && row.Reason.Inconclusive() && row.Base != nil && row.Head != nil
 }
 
 // advice is a folded section saying, for each benchmark whose rows stay

@@ -1,6 +1,7 @@
 package compare
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -295,5 +296,78 @@ func TestMDEWordingPerReason(t *testing.T) {
 		if md := Markdown(mustCompute(t, tt.fixture, Input{}), MarkdownOptions{}); !strings.Contains(md, tt.want) {
 			t.Errorf("%s: want %q in\n%s", tt.fixture, tt.want, md)
 		}
+	}
+}
+
+// TestAdviceAtTheMDELevel: the advice estimates each row's rounds at the
+// level its MDE was computed at, which it recovers from report.json
+// alone: recomputed at that level, every row's MDE is the one the report
+// gives, in the fixed design, under a sequential plan (where the level is
+// the look's, not α), and when the time budget ended the run early.
+func TestAdviceAtTheMDELevel(t *testing.T) {
+	benches := map[string][2][]float64{}
+	for i, sigma := range []float64{0.01, 0.05, 0.2, 0.4} {
+		base := lognormal(1000, sigma, 14)
+		benches[fmt.Sprintf("B%d", i)] = [2][]float64{base, scaled(base, 1+0.05*float64(i))}
+	}
+	// A benchmark cut short: its rows are tested at an earlier look.
+	short := lognormal(1000, 0.1, 11)
+	benches["Short"] = [2][]float64{short, scaled(short, 1.02)}
+	side := func(s int) []byte {
+		m := map[string][]float64{}
+		for name, v := range benches {
+			m[name] = v[s]
+		}
+		return seqFile("example.com/m", m)
+	}
+	for _, tt := range []struct {
+		name string
+		plan Plan
+		cfg  Config
+	}{
+		{"fixed", Plan{}, Config{Count: 14}},
+		{"sequential", Plan{MinRounds: 10, MaxRounds: 14}, Config{Count: 14, MinCount: 10}},
+		{"ended by the budget", Plan{MinRounds: 10, MaxRounds: 40, Ended: 14}, Config{Count: 40, MinCount: 10, TimeBudget: "5m"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := Compute(Input{Base: side(0), Head: side(1), Options: Options{Plan: tt.plan}, Config: tt.cfg})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b bytes.Buffer
+			if err := WriteJSON(&b, r); err != nil {
+				t.Fatal(err)
+			}
+			if r, err = ReadJSON(&b); err != nil {
+				t.Fatal(err)
+			}
+			padj := make([]*float64, len(r.Benchmarks))
+			for i, row := range r.Benchmarks {
+				padj[i] = row.PAdjusted
+			}
+			levels := correctedLevels(padj, reportLevels(r))
+			alphas := make([]float64, len(padj))
+			for i := range alphas {
+				alphas[i] = r.Config.Alpha
+			}
+			atAlpha := correctedLevels(padj, alphas)
+			checked := 0
+			for i, row := range r.Benchmarks {
+				if row.MDEPct == nil || *row.MDEPct == 0 || row.Unit != "sec/op" {
+					continue
+				}
+				v := benches[strings.TrimSuffix(row.Name, "-2")]
+				if got := mdePct(v[0], v[1], levels[i], separationShift); math.Abs(got-*row.MDEPct) > 1e-3*got {
+					t.Errorf("%s: MDE %.4g%% at the advice's level %.3g, the report's %.4g%%", row.Name, got, levels[i], *row.MDEPct)
+				}
+				if tt.name == "sequential" && levels[i] >= atAlpha[i] {
+					t.Errorf("%s: level %.3g, want the look's, below the fixed design's %.3g", row.Name, levels[i], atAlpha[i])
+				}
+				checked++
+			}
+			if checked < 4 {
+				t.Errorf("checked %d rows", checked)
+			}
+		})
 	}
 }

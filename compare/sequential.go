@@ -325,9 +325,10 @@ func SettledBenchmarks(r *Report) []BenchmarkRef {
 // keepStopped gives the rows that match a stopped row its decision (the
 // verdict, reason, note and adjusted p-value of the look that stopped
 // it), so that decide leaves them as they are; it returns them, for their
-// MDE to be restored after setMDE.
-func keepStopped(rows []*work, stopped []Row, plan Plan) map[*work]Row {
-	if !plan.Sequential() || len(stopped) == 0 {
+// MDE to be restored after setMDE. A stopped row that does not fit the
+// row's samples (see fits) is not kept: the row is decided afresh.
+func keepStopped(rows []*work, stopped []Row, opt Options) map[*work]Row {
+	if !opt.Plan.Sequential() || len(stopped) == 0 {
 		return nil
 	}
 	type key struct {
@@ -340,18 +341,122 @@ func keepStopped(rows []*work, stopped []Row, plan Plan) map[*work]Row {
 			byKey[key{r.Package, r.Name, r.Unit, r.Rounds}] = r
 		}
 	}
+	// The looks' levels: a look is not the last, whose level the time
+	// budget may have raised.
+	looks := opt.Plan
+	looks.Ended = 0
+	levelOf := looks.levels(opt.Alpha)
 	kept := map[*work]Row{}
 	for _, w := range rows {
 		r, ok := byKey[key{w.Package, w.Name, w.Unit, w.Rounds}]
 		if !ok || w.Verdict != "" || w.Base == nil || w.Head == nil {
 			continue
 		}
-		w.Verdict, w.Reason, w.Note, w.Settled = r.Verdict, r.Reason, r.Note, true
-		if r.PAdjusted != nil {
-			p := *r.PAdjusted
-			w.PAdjusted = &p
+		note, ok := fits(w, r, opt.Threshold, levelOf(w.Rounds))
+		if !ok {
+			continue
 		}
+		w.Verdict, w.Reason, w.Note, w.Settled = r.Verdict, r.Reason, note, true
+		p := *r.PAdjusted
+		w.PAdjusted = &p
 		kept[w] = r
 	}
 	return kept
+}
+
+// fits reports whether a stopped row's decision is the one the look at
+// level took on w's samples, which are the samples it had then (the
+// rounds match), and gives the note that look wrote. Stopped rows may
+// come from a shard's report.json, which a pull request's code wrote: a
+// row is kept only if its adjusted p-value is one Benjamini-Hochberg can
+// give for w's p-value (never below it, at most 1), and its verdict and
+// reason are the ones that p-value, w's change and w's samples give at
+// level. The note is made anew, not taken from r. Exact rows are not
+// kept: their decision takes no test and comes out the same.
+func fits(w *work, r Row, threshold, level float64) (note string, ok bool) {
+	if w.exact || w.PValue == nil || r.PAdjusted == nil {
+		return "", false
+	}
+	// 1e-9: p·m/rank in floating point may round just below p.
+	p := *r.PAdjusted
+	if !(p >= *w.PValue*(1-1e-9) && p <= 1) {
+		return "", false
+	}
+	sig := p <= level
+	big := w.DeltaPct == nil || math.Abs(*w.DeltaPct) >= threshold
+	switch {
+	case r.Verdict == Regression || r.Verdict == Improvement:
+		want := Regression
+		if up := w.Head.Center > w.Base.Center; up == (w.better > 0) {
+			want = Improvement
+		}
+		return "", sig && big && r.Reason == NoReason && r.Verdict == want
+	case r.Verdict == Unchanged && r.Reason == BelowThreshold:
+		return belowThresholdNote(threshold), sig && !big
+	case r.Verdict == Unchanged && r.Reason == Equivalent:
+		lo, hi, ok := shiftCI(w.baseVals, w.headVals, 1-level)
+		if !ok || sig || lo <= -threshold || hi >= threshold {
+			return "", false
+		}
+		return equivalentNote(lo, hi, 1-level, threshold), true
+	}
+	return "", false
+}
+
+// StoppedRows returns the rows of r, a sequential run's report computed
+// under plan, that belong to benchmarks a look before the plan's last
+// stopped: every row of the benchmark is settled as r reports it (a
+// change, significant but smaller, equivalent, or exact) or has nothing
+// to decide, and has fewer rounds than plan.MaxRounds. They are r's
+// decisions, for the Stopped of an Input that takes up r's samples again:
+// a merge of shards, whose correction across rows spans more rows than
+// the shard's looks did. r may be untrusted: Compute keeps a row only if
+// it fits the samples it is given. The rows are returned with Settled
+// set, which report.json does not carry.
+func StoppedRows(r *Report, plan Plan) []Row {
+	if !plan.Sequential() {
+		return nil
+	}
+	type bench struct{ pkg, name string }
+	stopped := map[bench]bool{}
+	for _, row := range r.Benchmarks {
+		k := bench{row.Package, TopLevel(row.Name)}
+		ok, seen := stopped[k]
+		if !seen {
+			ok = true
+		}
+		switch {
+		case row.Verdict == Added || row.Verdict == Removed:
+		case reportedSettled(row) && row.Rounds >= plan.MinRounds && row.Rounds < plan.MaxRounds:
+		default:
+			ok = false
+		}
+		stopped[k] = ok
+	}
+	var out []Row
+	for _, row := range r.Benchmarks {
+		if stopped[bench{row.Package, TopLevel(row.Name)}] && reportedSettled(row) {
+			row.Settled = true
+			out = append(out, row)
+		}
+	}
+	return out
+}
+
+// reportedSettled reports whether a row read from report.json says it was
+// settled: a change, significant but smaller, equivalent, or an exact row
+// (which has a p-value but, out of the tested family, no adjusted one).
+func reportedSettled(r Row) bool {
+	if r.Base == nil || r.Head == nil {
+		return false
+	}
+	switch {
+	case r.Verdict == Regression || r.Verdict == Improvement:
+		return true
+	case r.Verdict != Unchanged:
+		return false
+	case r.Reason == BelowThreshold || r.Reason == Equivalent:
+		return true
+	}
+	return r.Reason == NoReason && r.PValue != nil && r.PAdjusted == nil
 }

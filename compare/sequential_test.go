@@ -1,6 +1,7 @@
 package compare
 
 import (
+	"bytes"
 	"fmt"
 	"maps"
 	"math"
@@ -336,34 +337,124 @@ func TestSequentialRankTestFalseAlarms(t *testing.T) {
 // A stopped row keeps the decision of the look that stopped it, although
 // the final report's correction across rows would now decide it
 // otherwise; a row of the same name with other rounds does not.
+// TestStoppedRowsKeepTheirLook: a benchmark stopped at a look keeps that
+// look's decision in a computation over more rows (as a merge of shards
+// makes), whose correction alone would have decided it otherwise; the
+// rows read back from report.json (StoppedRows) serve as well as the
+// look's own, and rows that do not fit the samples are not kept.
 func TestStoppedRowsKeepTheirLook(t *testing.T) {
-	base := lognormal(1000, 0.02, 12)
-	head := scaled(lognormal(1000, 0.02, 12), 1.03)
-	in := Input{
-		Base:    seqFile("example.com/m", map[string][]float64{"X": base}),
-		Head:    seqFile("example.com/m", map[string][]float64{"X": head}),
-		Options: Options{Plan: Plan{MinRounds: 10, MaxRounds: 40}},
+	plan := Plan{MinRounds: 10, MaxRounds: 40}
+	// X changed by 10%, Q is quiet and unchanged.
+	x := map[string][]float64{"X": lognormal(1000, 0.02, 12), "Q": lognormal(1000, 0.005, 12)}
+	xh := map[string][]float64{"X": scaled(x["X"], 1.10), "Q": scaled(x["Q"], 1.001)}
+	look, err := Compute(Input{Base: seqFile("example.com/m", x), Head: seqFile("example.com/m", xh), Options: Options{Plan: plan}})
+	if err != nil {
+		t.Fatal(err)
 	}
+	rowOf := func(r *Report, name string) Row {
+		t.Helper()
+		for _, row := range r.Benchmarks {
+			if row.Name == name && row.Unit == "sec/op" {
+				return row
+			}
+		}
+		t.Fatalf("no %s sec/op row", name)
+		return Row{}
+	}
+	rowX := func(r *Report) Row { t.Helper(); return rowOf(r, "X-2") }
+	if r := rowX(look); r.Verdict != Regression || r.Rounds != 12 {
+		t.Fatalf("the look: X %s after %d rounds, want a regression after 12", r.Verdict, r.Rounds)
+	}
+	if r := rowOf(look, "Q-2"); r.Reason != Equivalent {
+		t.Fatalf("the look: Q %s %q, want equivalent", r.Verdict, r.Note)
+	}
+	if got := SettledBenchmarks(look); len(got) != 2 {
+		t.Fatalf("the look settled %v, want Q and X", got)
+	}
+	// The final computation: X as it stopped, and 200 benchmarks with no
+	// change that ran all 40 rounds.
+	base, head := maps.Clone(x), maps.Clone(xh)
+	for i := range 200 {
+		v := lognormal(1000, 0.05, 40)
+		base[fmt.Sprintf("N%03d", i)], head[fmt.Sprintf("N%03d", i)] = v, slices.Clone(v)
+	}
+	in := Input{Base: seqFile("example.com/m", base), Head: seqFile("example.com/m", head), Options: Options{Plan: plan}}
 	plain, err := Compute(in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := plain.Benchmarks[0]; r.Unit != "sec/op" || r.Verdict != Unchanged {
-		t.Fatalf("without the look: %s %s, want sec/op unchanged", r.Unit, r.Verdict)
+	if r := rowX(plain); r.Verdict != Unchanged {
+		t.Fatalf("recomputed without the look: %s (adjusted p %g), want unchanged, or the test shows nothing", r.Verdict, *r.PAdjusted)
 	}
-	p := 1e-6
-	look := Row{Package: "example.com/m", Name: "X-2", Unit: "sec/op", Verdict: Regression, PAdjusted: &p, Settled: true, Rounds: 12}
-	in.Stopped = []Row{look}
-	rep, err := Compute(in)
+
+	var b bytes.Buffer
+	if err := WriteJSON(&b, look); err != nil {
+		t.Fatal(err)
+	}
+	read, err := ReadJSON(&b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := rep.Benchmarks[0]; r.Verdict != Regression || r.PAdjusted == nil || *r.PAdjusted != p || rep.Summary[Regression] != 1 {
-		t.Errorf("stopped row: %s, adjusted p %v, summary %v; want the look's regression", r.Verdict, r.PAdjusted, rep.Summary)
+	want := rowX(look)
+	for name, stopped := range map[string][]Row{"the look's rows": look.Benchmarks, "rows from report.json": StoppedRows(read, plan)} {
+		if name == "the look's rows" {
+			// As a Settler hands them on.
+			stopped = slices.Clone(stopped)
+		}
+		in.Stopped = stopped
+		rep, err := Compute(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := rowX(rep)
+		if r.Verdict != Regression || r.Rounds != 12 || *r.PAdjusted != *want.PAdjusted || !equalPtr(r.MDEPct, want.MDEPct) || rep.Summary[Regression] != 1 {
+			t.Errorf("%s: %s after %d rounds, adjusted p %g, MDE %v, summary %v; want the look's regression, p %g, MDE %v",
+				name, r.Verdict, r.Rounds, *r.PAdjusted, r.MDEPct, rep.Summary, *want.PAdjusted, want.MDEPct)
+		}
+		if q, wq := rowOf(rep, "Q-2"), rowOf(look, "Q-2"); q.Note != wq.Note || *q.PAdjusted != *wq.PAdjusted || q.Rounds != 12 {
+			t.Errorf("%s: Q %q, adjusted p %g; want the look's %q, %g", name, q.Note, *q.PAdjusted, wq.Note, *wq.PAdjusted)
+		}
 	}
-	look.Rounds = 11
-	in.Stopped = []Row{look}
-	if rep, err = Compute(in); err != nil || rep.Benchmarks[0].Verdict != Unchanged {
-		t.Errorf("a stopped row of other rounds was kept: %v %v", rep.Benchmarks[0].Verdict, err)
+	if got := StoppedRows(read, Plan{}); got != nil {
+		t.Errorf("StoppedRows of a fixed plan: %v", got)
+	}
+	if got := StoppedRows(read, Plan{MinRounds: 10, MaxRounds: 12}); got != nil {
+		t.Errorf("StoppedRows with rows at the last look: %v", got)
+	}
+
+	// A note is made anew, not taken from the stopped row.
+	in.Stopped = []Row{want}
+	in.Stopped[0].Note = "<img src=x> regressed"
+	if rep, err := Compute(in); err != nil || rowX(rep).Verdict != Regression || rowX(rep).Note != "" {
+		t.Errorf("a stopped row's own note: %q (%v)", rowX(rep).Note, err)
+	}
+
+	forged := func(edit func(*Row)) []Row {
+		r := want
+		r.Settled = true
+		edit(&r)
+		return []Row{r}
+	}
+	for name, stopped := range map[string][]Row{
+		"other rounds":          forged(func(r *Row) { r.Rounds = 11 }),
+		"adjusted p below p":    forged(func(r *Row) { p := *r.PValue / 2; r.PAdjusted = &p }),
+		"adjusted p above 1":    forged(func(r *Row) { p := 1.5; r.PAdjusted = &p }),
+		"adjusted p not sig":    forged(func(r *Row) { p := 0.5; r.PAdjusted = &p }),
+		"the wrong direction":   forged(func(r *Row) { r.Verdict = Improvement }),
+		"below the threshold":   forged(func(r *Row) { r.Verdict, r.Reason = Unchanged, BelowThreshold }),
+		"equivalent":            forged(func(r *Row) { r.Verdict, r.Reason = Unchanged, Equivalent }),
+		"noisy is not a stop":   forged(func(r *Row) { r.Verdict, r.Reason = Unchanged, Noisy }),
+		"without an adjusted p": forged(func(r *Row) { r.PAdjusted = nil }),
+	} {
+		in.Stopped = stopped
+		rep, err := Compute(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := rowX(rep); r.Verdict != Unchanged || *r.PAdjusted != *rowX(plain).PAdjusted {
+			t.Errorf("a stopped row with %s was kept: %s, adjusted p %g", name, r.Verdict, *r.PAdjusted)
+		}
 	}
 }
+
+func equalPtr(a, b *float64) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }

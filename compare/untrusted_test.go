@@ -38,6 +38,7 @@ func TestReadJSONRejectsMalformedRows(t *testing.T) {
 		{"null center", reportWith(`{"name": "X", "unit": "sec/op", "base": {"n": 6, "center": null}, "head": ` + side + `, "verdict": "unchanged"}`), "center must be a number"},
 		{"huge name", reportWith(`{"name": "` + strings.Repeat("x", 5000) + `", "unit": "sec/op", "head": ` + side + `, "verdict": "added"}`), "over 4096"},
 		{"unknown side", strings.Replace(reportWith(), `"benchmarks"`, `"failures": [{"side": "both\n# hi", "package": "p", "reason": "panic"}], "benchmarks"`, 1), "want base or head"},
+		{"a plan of a million looks", strings.Replace(reportWith(), `"threshold": 5`, `"min_count": 2, "count": 1000000, "threshold": 5`, 1), "config.count is 1000000 with min_count 2, over 1000"},
 		{"negative mde", reportWith(`{"name": "X", "unit": "sec/op", "base": ` + side + `, "head": ` + side + `, "verdict": "unchanged", "mde_pct": -3}`), "mde_pct must be a finite number"},
 		{"mde beyond float64", reportWith(`{"name": "X", "unit": "sec/op", "base": ` + side + `, "head": ` + side + `, "verdict": "unchanged", "mde_pct": 1e999}`), "mde_pct"},
 		{"huge ref", strings.Replace(reportWith(), `"ref": "main"`, `"ref": "`+strings.Repeat("m", 300)+`"`, 1), "over 256"},

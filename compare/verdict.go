@@ -46,7 +46,7 @@ func decide(w *work, opt Options, ws *warnSet) {
 		switch {
 		case sig && !big:
 			w.Reason = BelowThreshold
-			w.Note = fmt.Sprintf(string(BelowThreshold)+" than the %g%% threshold", opt.Threshold)
+			w.Note = belowThresholdNote(opt.Threshold)
 		case !sig && opt.Plan.Sequential() && equivalent(w, opt.Threshold):
 			w.Settled = true
 		case !sig:
@@ -80,9 +80,21 @@ func equivalent(w *work, threshold float64) bool {
 		return false
 	}
 	w.Reason = Equivalent
-	w.Note = fmt.Sprintf(string(Equivalent)+": the change is between %+.1f%% and %+.1f%% (%s confidence), within the ±%g%% threshold",
-		lo, hi, confText(conf), threshold)
+	w.Note = equivalentNote(lo, hi, conf, threshold)
 	return true
+}
+
+// equivalentNote is the note of a row shown equivalent by the interval
+// from lo to hi percent at confidence conf.
+func equivalentNote(lo, hi, conf, threshold float64) string {
+	return fmt.Sprintf(string(Equivalent)+": the change is between %+.1f%% and %+.1f%% (%s confidence), within the ±%g%% threshold",
+		lo, hi, confText(conf), threshold)
+}
+
+// belowThresholdNote is the note of a significant row whose change is
+// smaller than the threshold.
+func belowThresholdNote(threshold float64) string {
+	return fmt.Sprintf(string(BelowThreshold)+" than the %g%% threshold", threshold)
 }
 
 // confText formats a confidence level as a percentage, with as many

@@ -64,7 +64,7 @@ const (
 	MinMinCount = 2
 	// MaxSequentialCount bounds count in a sequential run, whose looks'
 	// boundaries are computed for every round between min-count and it.
-	MaxSequentialCount = 1000
+	MaxSequentialCount = compare.MaxPlanRounds
 )
 
 // Config is the typed configuration of one run, read once from the

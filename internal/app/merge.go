@@ -62,7 +62,9 @@ type merged struct {
 // mergeShards reads the shard outputs that patterns (directories or
 // globs) name and computes one report from their raw results, exactly as
 // if one machine had measured them all: compare sees the shards' samples
-// together, so the Benjamini-Hochberg correction spans every row.
+// together, so the Benjamini-Hochberg correction spans every row. The
+// benchmarks a sequential shard stopped at a look keep that look's
+// decisions (stoppedRows).
 // Missing and failed shards are named in the report; shards of different
 // commits, settings or splits are refused.
 func mergeShards(patterns []string) (*merged, error) {
@@ -158,6 +160,7 @@ func mergeShards(patterns []string) (*merged, error) {
 		appendRaw(&head, s.head)
 		if base != nil {
 			appendRaw(base, s.base)
+			in.Stopped = append(in.Stopped, stoppedRows(s, in.Options.Plan)...)
 		}
 		// A package split over two shards is built, and may fail, in
 		// both: one record is enough.
@@ -194,6 +197,26 @@ func mergeShards(patterns []string) (*merged, error) {
 	attribute(r, ok)
 	r.Shards = runs
 	return &merged{report: r, lost: lost}, nil
+}
+
+// stoppedRows are the rows of the benchmarks that s's looks stopped, as
+// its report gives them, so that the merge keeps the looks' decisions as
+// one machine's run keeps its own: recomputed with every shard's rows in
+// the correction, a row stopped as a change could come out unchanged. Only
+// the shard's own benchmarks count; compare keeps a row only if it fits
+// the row's samples, which the shard's raw results give the merge.
+func stoppedRows(s *shardData, plan compare.Plan) []compare.Row {
+	owned := map[compare.BenchmarkRef]bool{}
+	for _, id := range s.m.Benchmarks {
+		owned[compare.BenchmarkRef{Package: id.Package, Name: id.Name}] = true
+	}
+	var out []compare.Row
+	for _, r := range compare.StoppedRows(s.report, plan) {
+		if owned[compare.BenchmarkRef{Package: r.Package, Name: compare.TopLevel(r.Name)}] {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // appendRaw appends one shard's raw results, on a line of their own.

@@ -89,37 +89,49 @@ func testConfig() Config {
 func writeTestShard(t *testing.T, root string, shards []rawShard, i int, cfg Config) string {
 	t.Helper()
 	s := shards[i-1]
-	cfg.Run.Shard = runner.Shard{Index: i, Count: len(shards)}
-	cfg.OutputDir = root
-	dir := shardOutputDir(cfg)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	base, head := s.raw(0), s.raw(1)
-	for name, data := range map[string][]byte{"base.txt": base, "head.txt": head} {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	res := &runner.Result{Shard: &runner.ShardResult{Shard: cfg.Run.Shard}}
+	var sizes []int
 	for _, sh := range shards {
 		n := 0
 		for _, names := range sh.pkgs {
 			n += len(names)
 		}
-		res.Shard.Sizes = append(res.Shard.Sizes, n)
+		sizes = append(sizes, n)
 	}
+	var owned []runner.BenchmarkID
 	for _, pkg := range sortedKeys(s.pkgs) {
 		for _, name := range sortedKeys(s.pkgs[pkg]) {
-			res.Shard.Owned = append(res.Shard.Owned, runner.BenchmarkID{Package: pkg, Name: "Benchmark" + name})
+			owned = append(owned, runner.BenchmarkID{Package: pkg, Name: "Benchmark" + name})
 		}
 	}
-	in := compare.Input{Base: base, Head: head, Options: cfg.Compare, Config: cfg.record(),
-		BaseRef: compare.Ref{Ref: "main", SHA: baseSHA}, HeadRef: compare.Ref{SHA: headSHA},
-		Command: "go run x -shard " + cfg.Run.Shard.String()}
+	var failures []outcome.Failure
 	if i == 2 {
-		in.Failures = []outcome.Failure{{Side: outcome.Head, Package: "example.com/m/b", Benchmark: "Gone", Reason: "panic"}}
+		failures = []outcome.Failure{{Side: outcome.Head, Package: "example.com/m/b", Benchmark: "Gone", Reason: "panic"}}
 	}
+	return writeShardOf(t, root, cfg, runner.Shard{Index: i, Count: len(shards)}, sizes, owned,
+		compare.Input{Base: s.raw(0), Head: s.raw(1), Failures: failures})
+}
+
+// writeShardOf writes into root the output of shard sh, which owned
+// owned and measured in's Base and Head, as a shard run does (in's
+// Options, Config, refs and Command are filled in), and returns its
+// directory.
+func writeShardOf(t *testing.T, root string, cfg Config, sh runner.Shard, sizes []int, owned []runner.BenchmarkID, in compare.Input) string {
+	t.Helper()
+	cfg.Run.Shard = sh
+	cfg.OutputDir = root
+	dir := shardOutputDir(cfg)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string][]byte{"base.txt": in.Base, "head.txt": in.Head} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res := &runner.Result{Shard: &runner.ShardResult{Shard: sh, Sizes: sizes, Owned: owned}}
+	in.Options, in.Config = cfg.Compare, cfg.record()
+	in.BaseRef, in.HeadRef = compare.Ref{Ref: "main", SHA: baseSHA}, compare.Ref{SHA: headSHA}
+	in.Command = "go run x -shard " + sh.String()
 	r, err := compare.Compute(in)
 	if err != nil {
 		t.Fatal(err)
@@ -354,4 +366,138 @@ func copyDir(t *testing.T, from, to string) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// rounds renders one side's results, one line per round and benchmark,
+// as go test prints them.
+func rounds(pkg string, benches map[string][]float64) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "goos: linux\ngoarch: amd64\npkg: %s\ncpu: CPU\n", pkg)
+	for _, name := range sortedKeys(benches) {
+		for _, v := range benches[name] {
+			fmt.Fprintf(&b, "Benchmark%s-2 \t 1000\t %.1f ns/op\n", name, v)
+		}
+	}
+	return b.Bytes()
+}
+
+// spread is n values around center, ±5% in a fixed order.
+func spread(center float64, n int) []float64 {
+	v := make([]float64, n)
+	for i := range v {
+		v[i] = center * (0.95 + 0.1*float64((i*7)%n)/float64(n))
+	}
+	return v
+}
+
+// TestMergeKeepsStoppedRows: a sequential shard stopped a benchmark at
+// its look after 12 rounds, as a regression; the other shard's 200
+// unchanged benchmarks ran all 40. Recomputed with all 201 rows in the
+// correction, the stopped row would be unchanged; the merge keeps the
+// look's verdict, adjusted p, MDE and rounds, as one machine's run does.
+func TestMergeKeepsStoppedRows(t *testing.T) {
+	cfg := testConfig()
+	cfg.Run.Count, cfg.Run.MinCount = 40, 10
+	cfg.Compare.Plan = compare.Plan{MinRounds: 10, MaxRounds: 40}
+	const pkgA, pkgB = "example.com/m/a", "example.com/m/b"
+	sizes := []int{1, 200}
+
+	// Shard 1, as a run does it: the look after round 12 settles X (its
+	// only benchmark, so the shard ends there), and the report keeps it.
+	xBase := map[string][]float64{"X": spread(1000, 12)}
+	xHead := map[string][]float64{"X": spread(1200, 12)}
+	base1, head1 := rounds(pkgA, xBase), rounds(pkgA, xHead)
+	settler := NewSettler(cfg.Compare)
+	ids, err := settler.Settle(t.Context(), 12, base1, head1)
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("the look after 12 rounds stopped %v (%v), want X", ids, err)
+	}
+	root := t.TempDir()
+	writeShardOf(t, root, cfg, runner.Shard{Index: 1, Count: 2}, sizes,
+		[]runner.BenchmarkID{{Package: pkgA, Name: "BenchmarkX"}},
+		compare.Input{Base: base1, Head: head1, Stopped: settler.Stopped()})
+
+	nulls := map[string][]float64{}
+	var owned2 []runner.BenchmarkID
+	for i := range 200 {
+		name := fmt.Sprintf("N%03d", i)
+		nulls[name] = spread(500, 40)
+		owned2 = append(owned2, runner.BenchmarkID{Package: pkgB, Name: "Benchmark" + name})
+	}
+	dir2 := writeShardOf(t, root, cfg, runner.Shard{Index: 2, Count: 2}, sizes, owned2,
+		compare.Input{Base: rounds(pkgB, nulls), Head: rounds(pkgB, nulls)})
+
+	shard1 := readReport(t, filepath.Join(root, "shard-1-of-2", "report.json"))
+	look := shard1.Benchmarks[0]
+	if look.Name != "X-2" || look.Verdict != compare.Regression || look.Rounds != 12 {
+		t.Fatalf("shard 1's row: %s %s after %d rounds, want X-2 regression after 12", look.Name, look.Verdict, look.Rounds)
+	}
+	// What the merge would say of X without its look.
+	oneMachine, err := compare.Compute(compare.Input{
+		Base: append(base1, rounds(pkgB, nulls)...), Head: append(head1, rounds(pkgB, nulls)...), Options: cfg.Compare})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := oneMachine.Benchmarks[0]; r.Name != "X-2" || r.Verdict != compare.Unchanged {
+		t.Fatalf("recomputed, X is %s %s; want unchanged, or the test shows nothing", r.Name, r.Verdict)
+	}
+
+	m, err := mergeShards([]string{root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := m.report.Benchmarks[0]
+	val := func(p *float64) string {
+		if p == nil {
+			return "none"
+		}
+		return fmt.Sprint(*p)
+	}
+	if got.Name != "X-2" || got.Verdict != compare.Regression || got.Rounds != 12 || got.Shard != "1/2" ||
+		val(got.PAdjusted) != val(look.PAdjusted) || val(got.MDEPct) != val(look.MDEPct) || look.MDEPct == nil {
+		t.Errorf("merged X: %s %s after %d rounds, adjusted p %s, MDE %s, shard %s; want the look's regression after 12, p %s, MDE %s, shard 1/2",
+			got.Name, got.Verdict, got.Rounds, val(got.PAdjusted), val(got.MDEPct), got.Shard, val(look.PAdjusted), val(look.MDEPct))
+	}
+	if n := m.report.Summary[compare.Regression]; n != 1 {
+		t.Errorf("%d regressions, want X's", n)
+	}
+	if r := m.report.Benchmarks[1]; r.Rounds != 40 || r.Verdict != compare.Unchanged {
+		t.Errorf("merged %s: %s after %d rounds, want unchanged after 40", r.Name, r.Verdict, r.Rounds)
+	}
+
+	// A shard cannot decide another shard's benchmarks: shard 2's report
+	// claiming X's regression is not kept.
+	hostile := t.TempDir()
+	copyDir(t, filepath.Join(root, "shard-1-of-2"), filepath.Join(hostile, "shard-1-of-2"))
+	copyDir(t, dir2, filepath.Join(hostile, "shard-2-of-2"))
+	r2 := readReport(t, filepath.Join(hostile, "shard-2-of-2", "report.json"))
+	r2.Benchmarks = append(r2.Benchmarks, look)
+	if err := writeJSONFile(filepath.Join(hostile, "shard-2-of-2", "report.json"), r2); err != nil {
+		t.Fatal(err)
+	}
+	r1 := *shard1
+	r1.Benchmarks = nil
+	if err := writeJSONFile(filepath.Join(hostile, "shard-1-of-2", "report.json"), &r1); err != nil {
+		t.Fatal(err)
+	}
+	if m, err = mergeShards([]string{hostile}); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.report.Benchmarks[0]; got.Verdict != compare.Unchanged {
+		t.Errorf("X, claimed by the shard that did not run it: %s, want recomputed unchanged", got.Verdict)
+	}
+}
+
+func readReport(t *testing.T, path string) *compare.Report {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := compare.ReadJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
