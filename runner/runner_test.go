@@ -464,3 +464,49 @@ func TestRunBuildsPackagesNamedAlike(t *testing.T) {
 		t.Errorf("results = %v, failures %+v, build errors %+v; want %v", got, res.Failures, res.BuildErrors, want)
 	}
 }
+
+// TestRunBenchmarksPackageWithVetFinding: a benchmark run is not a vet
+// run. A package whose test file has a vet finding (a Printf verb of the
+// wrong type) is still built and benchmarked, whether it builds in its
+// side's shared go command or alone.
+func TestRunBenchmarksPackageWithVetFinding(t *testing.T) {
+	dir := fixtureModule(t, map[string]string{
+		"go.mod": fixtureGoMod,
+		"vetbad/vetbad_test.go": `package vetbad
+
+import (
+	"fmt"
+	"testing"
+)
+
+var sink string
+
+func BenchmarkVet(b *testing.B) {
+	for b.Loop() {
+		sink = fmt.Sprintf("%d", "not a number")
+	}
+}
+`,
+		"other/other_test.go": "package other\n\nimport \"testing\"\n\nfunc BenchmarkOther(b *testing.B) { for b.Loop() {} }\n",
+	})
+	const m = "example.com/fixture/"
+	tests := []struct {
+		name     string
+		packages []string
+		want     map[string]int
+	}{
+		{"with another package", []string{"./..."}, map[string]int{m + "vetbad Vet": 1, m + "other Other": 1}},
+		{"alone", []string{"./vetbad"}, map[string]int{m + "vetbad Vet": 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := Run(t.Context(), Config{Dir: dir, Packages: tt.packages, Count: 1, Benchtime: "1x", OutputDir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := counts(t, res.Head); !mapsEqual(got, tt.want) || len(res.BuildErrors) > 0 || len(res.Failures) > 0 {
+				t.Errorf("results = %v, build errors %+v, failures %+v; want %v", got, res.BuildErrors, res.Failures, tt.want)
+			}
+		})
+	}
+}
