@@ -168,7 +168,16 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if sha != cfg.Baseline {
 			s.prog.printf("baseline %s is %s", cfg.Baseline, sha)
 		}
-		wt, remove, err := addWorktree(ctx, env, root, sha)
+		// The sandbox's user must reach the baseline: it keeps a
+		// temporary directory, which it is given below.
+		var wt string
+		var remove func()
+		if s.sb == nil {
+			wt, remove, err = addStableWorktree(ctx, env, root, sha)
+		}
+		if wt == "" && err == nil {
+			wt, remove, err = addWorktree(ctx, env, root, sha)
+		}
 		if err != nil {
 			return nil, err
 		}
