@@ -72,7 +72,7 @@ func addStableWorktree(ctx context.Context, env []string, dir, sha string) (path
 		return "", nil, nil
 	}
 	path = filepath.Join(bd, "tree")
-	clear := func(ctx context.Context) {
+	clearTree := func(ctx context.Context) {
 		// A crashed run's worktree, registered or not, or anything else.
 		_, _ = git(ctx, env, dir, "worktree", "remove", "--force", "--force", path)
 		_ = os.RemoveAll(path)
@@ -82,10 +82,10 @@ func addStableWorktree(ctx context.Context, env []string, dir, sha string) (path
 		// Cleanup must run even when ctx was cancelled.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
-		clear(cctx)
+		clearTree(cctx)
 		lock.release()
 	}
-	clear(ctx)
+	clearTree(ctx)
 	if _, err := git(ctx, env, dir, "worktree", "add", "--quiet", "--detach", path, sha); err != nil {
 		remove()
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
