@@ -91,11 +91,15 @@ func isBenchmarkName(name string) bool {
 
 // buildTest compiles the test binary of pkg into bin, in c.dir. A compile
 // error is returned as the go command's message with ok false.
+//
+// Every go test -c of the runner passes -vet=off: a benchmark run is not
+// a vet run, a vet finding would stop the package's benchmarks, and vet
+// costs build time on every run.
 func buildTest(ctx context.Context, c command, importPath, bin string) (msg string, ok bool, err error) {
 	out := &tailBuffer{n: maxMessage}
 	c.out = out
 	// go list named it: an import path never starts with "-".
-	r := c.run(ctx, "go", "test", "-c", "-o", bin, importPath)
+	r := c.run(ctx, "go", "test", "-c", "-vet=off", "-o", bin, importPath)
 	if ctx.Err() != nil {
 		return "", false, ctx.Err()
 	}
@@ -162,7 +166,7 @@ func (s *state) buildSides(ctx context.Context, targets []*target, binDir string
 			c := s.goCommand(ts[0].modDir)
 			c.out = &tailBuffer{n: maxMessage}
 			// go list named them: an import path never starts with "-".
-			r := c.run(ctx, "go", append([]string{"test", "-c", "-o", dir + string(filepath.Separator)}, pkgs...)...)
+			r := c.run(ctx, "go", append([]string{"test", "-c", "-vet=off", "-o", dir + string(filepath.Separator)}, pkgs...)...)
 			if r.timedOut || ctx.Err() != nil {
 				return // a binary may be half written
 			}

@@ -2,7 +2,9 @@ package runner
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -198,10 +200,28 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	// The runner keeps the baseline's worktree in the user's cache
+	// directory: the tests' is one of their own. GOCACHE, which would
+	// follow XDG_CACHE_HOME, stays the warm build cache.
+	cache, err := os.MkdirTemp("", "natsbench-cache-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if os.Getenv("GOCACHE") == "" {
+		out, err := exec.Command("go", "env", "GOCACHE").Output()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "go env GOCACHE:", err)
+			os.Exit(1)
+		}
+		os.Setenv("GOCACHE", strings.TrimSpace(string(out)))
+	}
+	os.Setenv("XDG_CACHE_HOME", cache)
 	code := m.Run()
 	if fixtureRoot != "" {
 		os.RemoveAll(fixtureRoot)
 	}
+	os.RemoveAll(cache)
 	os.Exit(code)
 }
 

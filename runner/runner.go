@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -168,7 +169,16 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if sha != cfg.Baseline {
 			s.prog.printf("baseline %s is %s", cfg.Baseline, sha)
 		}
-		wt, remove, err := addWorktree(ctx, env, root, sha)
+		// The sandbox's user must reach the baseline: it keeps a
+		// temporary directory, which it is given below.
+		var wt string
+		var remove func()
+		if s.sb == nil {
+			wt, remove, err = addStableWorktree(ctx, env, root, sha)
+		}
+		if wt == "" && err == nil {
+			wt, remove, err = addWorktree(ctx, env, root, sha)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -336,17 +346,18 @@ func (s *state) prepare(ctx context.Context, sides []Side, modDirs map[Side]stri
 			return nil, fmt.Errorf("isolating the benchmarks: %w", err)
 		}
 	}
-	for i, t := range targets {
+	// The binaries answer -test.list at once: each run mostly waits on
+	// its own start-up. Each writes only its own target and outcome, so
+	// what follows sees them in the targets' order.
+	atOnce(len(targets), runtime.NumCPU(), func(i int) {
+		t := targets[i]
 		if t.broken {
-			continue
+			return
 		}
 		names, f, err := s.listBenchmarks(ctx, t)
 		outcomes[i] = outcome{failure: f, err: err}
 		t.names = names
-		if err != nil {
-			break
-		}
-	}
+	})
 	s.keepOwned(targets)
 	var ready []*target
 	for i, t := range targets {
@@ -753,41 +764,74 @@ func (s *state) toProfile(targets []*target) []*target {
 }
 
 // profile runs every target once more, unmeasured, with a CPU profile,
-// and keeps each profile's hotspots. A run that fails here was reported
-// by the measured rounds already, so it is only skipped.
+// and keeps each profile's hotspots, in the targets' order. A profile is
+// not a measurement, so the runs go at once, as many as there are CPUs.
+// A run that fails here was reported by the measured rounds already, so
+// it is only skipped.
 func (s *state) profile(ctx context.Context, targets []*target, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("making the profile directory: %w", err)
 	}
 	s.prog.printf("profiling %d test binaries", len(targets))
-	for _, t := range targets {
-		active := t.active()
-		if t.broken || len(active) == 0 {
-			continue
+	hot := make([][]Hotspot, len(targets))
+	errs := make([]error, len(targets))
+	atOnce(len(targets), runtime.NumCPU(), func(i int) {
+		hot[i], errs[i] = s.profileOne(ctx, targets[i], dir)
+	})
+	for i := range targets {
+		if errs[i] != nil {
+			return errs[i]
 		}
-		file := filepath.Join(dir, string(t.side)+"-"+unsafeFileChars.ReplaceAllString(t.pkg, "_")+".pprof")
-		written := file
-		if s.sb != nil {
-			// The user writes where it may; the runner copies it out.
-			written = filepath.Join(s.sb.scratch, filepath.Base(file))
-		}
-		args := s.benchArgs(narrowPattern(s.cfg.Bench, active))
-		if _, err := s.runBinary(ctx, t, io.Discard, append(args, "-test.cpuprofile="+written)...); err != nil {
-			return err
-		}
-		if s.sb != nil {
-			if err := s.copyOut(written, file); err != nil {
-				continue
-			}
-		}
-		if !profileSmall(file) {
-			continue
-		}
-		hot, err := hotspots(file, t.side, t.pkg)
-		if err != nil {
-			continue
-		}
-		s.res.Hotspots = append(s.res.Hotspots, hot...)
+		s.res.Hotspots = append(s.res.Hotspots, hot[i]...)
 	}
 	return nil
+}
+
+// profileOne runs one target with a CPU profile into dir and returns its
+// hotspots; an error only when the run could not be done at all.
+func (s *state) profileOne(ctx context.Context, t *target, dir string) ([]Hotspot, error) {
+	active := t.active()
+	if t.broken || len(active) == 0 {
+		return nil, nil
+	}
+	file := filepath.Join(dir, string(t.side)+"-"+unsafeFileChars.ReplaceAllString(t.pkg, "_")+".pprof")
+	written := file
+	if s.sb != nil {
+		// The user writes where it may; the runner copies it out.
+		written = filepath.Join(s.sb.scratch, filepath.Base(file))
+	}
+	args := s.benchArgs(narrowPattern(s.cfg.Bench, active))
+	if _, err := s.runBinary(ctx, t, io.Discard, append(args, "-test.cpuprofile="+written)...); err != nil {
+		return nil, err
+	}
+	if s.sb != nil {
+		if err := s.copyOut(written, file); err != nil {
+			return nil, nil
+		}
+	}
+	if !profileSmall(file) {
+		return nil, nil
+	}
+	hot, err := hotspots(file, t.side, t.pkg)
+	if err != nil {
+		return nil, nil
+	}
+	return hot, nil
+}
+
+// atOnce calls f(i) for every i from 0 to n-1, at most limit calls at a
+// time, and returns when all have returned.
+func atOnce(n, limit int, f func(i int)) {
+	sem := make(chan struct{}, max(limit, 1))
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			f(i)
+		}()
+	}
+	wg.Wait()
 }

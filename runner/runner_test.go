@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -462,5 +463,161 @@ func TestRunBuildsPackagesNamedAlike(t *testing.T) {
 	want := map[string]int{m + "x/util X": 1, m + "y/util Y": 1, m + "v2 V": 1, m + "other O": 1, m + "second S": 1}
 	if got := counts(t, res.Head); !mapsEqual(got, want) || len(res.Failures) > 0 || len(res.BuildErrors) > 0 {
 		t.Errorf("results = %v, failures %+v, build errors %+v; want %v", got, res.Failures, res.BuildErrors, want)
+	}
+}
+
+// TestRunBenchmarksPackageWithVetFinding: a benchmark run is not a vet
+// run. A package whose test file has a vet finding (a Printf verb of the
+// wrong type) is still built and benchmarked, whether it builds in its
+// side's shared go command or alone.
+func TestRunBenchmarksPackageWithVetFinding(t *testing.T) {
+	dir := fixtureModule(t, map[string]string{
+		"go.mod": fixtureGoMod,
+		"vetbad/vetbad_test.go": `package vetbad
+
+import (
+	"fmt"
+	"testing"
+)
+
+var sink string
+
+func BenchmarkVet(b *testing.B) {
+	for b.Loop() {
+		sink = fmt.Sprintf("%d", "not a number")
+	}
+}
+`,
+		"other/other_test.go": "package other\n\nimport \"testing\"\n\nfunc BenchmarkOther(b *testing.B) { for b.Loop() {} }\n",
+	})
+	const m = "example.com/fixture/"
+	tests := []struct {
+		name     string
+		packages []string
+		want     map[string]int
+	}{
+		{"with another package", []string{"./..."}, map[string]int{m + "vetbad Vet": 1, m + "other Other": 1}},
+		{"alone", []string{"./vetbad"}, map[string]int{m + "vetbad Vet": 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := Run(t.Context(), Config{Dir: dir, Packages: tt.packages, Count: 1, Benchtime: "1x", OutputDir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := counts(t, res.Head); !mapsEqual(got, tt.want) || len(res.BuildErrors) > 0 || len(res.Failures) > 0 {
+				t.Errorf("results = %v, build errors %+v, failures %+v; want %v", got, res.BuildErrors, res.Failures, tt.want)
+			}
+		})
+	}
+}
+
+// meetPackage is a fixture package whose test binary, when it lists its
+// benchmarks or writes a CPU profile, waits up to a minute for another
+// binary doing the same: it writes met-<phase>-<pid> in $FIXTURE_MEET if
+// one came, alone-<phase>-<pid> if none did.
+func meetPackage(pkg string, work int) string {
+	return `package ` + pkg + `
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if d := os.Getenv("FIXTURE_MEET"); d != "" {
+		for _, phase := range []string{"list", "cpuprofile"} {
+			if flag.Lookup("test."+phase).Value.String() != "" {
+				meet(d, phase)
+			}
+		}
+	}
+	os.Exit(m.Run())
+}
+
+func meet(d, phase string) {
+	pid := strconv.Itoa(os.Getpid())
+	os.WriteFile(filepath.Join(d, "here-"+phase+"-"+pid), nil, 0o644)
+	for end := time.Now().Add(time.Minute); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if here, _ := filepath.Glob(filepath.Join(d, "here-"+phase+"-*")); len(here) > 1 {
+			os.WriteFile(filepath.Join(d, "met-"+phase+"-"+pid), nil, 0o644)
+			return
+		}
+	}
+	os.WriteFile(filepath.Join(d, "alone-"+phase+"-"+pid), nil, 0o644)
+}
+
+var sink uint64
+
+func spin` + pkg + `() {
+	x := uint64(1)
+	for i := 0; i < ` + strconv.Itoa(work) + `; i++ {
+		x = x*6364136223846793005 + 1442695040888963407
+	}
+	sink += x
+}
+
+func BenchmarkSpin(b *testing.B) {
+	for b.Loop() {
+		spin` + pkg + `()
+	}
+}
+`
+}
+
+// TestRunListsAndProfilesAtOnce: the binaries list their benchmarks, and
+// run with a CPU profile, at once (each of these runs meets another),
+// while the hotspots stay in the targets' order: by package, base first.
+func TestRunListsAndProfilesAtOnce(t *testing.T) {
+	if runtime.NumCPU() < 2 {
+		t.Skip("one CPU: one run at a time")
+	}
+	dir := fixtureModule(t, map[string]string{
+		"go.mod":        fixtureGoMod,
+		"p1/p1_test.go": meetPackage("p1", 20000),
+		"p2/p2_test.go": meetPackage("p2", 30000),
+	})
+	meet := t.TempDir()
+	res, err := Run(t.Context(), Config{
+		Dir: dir, Baseline: "HEAD", Count: 1, Benchtime: "100ms", Profile: true, OutputDir: t.TempDir(),
+		Env: append(os.Environ(), "FIXTURE_MEET="+meet),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.BuildErrors) > 0 || len(res.Failures) > 0 {
+		t.Fatalf("build errors %+v, failures %+v", res.BuildErrors, res.Failures)
+	}
+	entries, err := os.ReadDir(meet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, e := range entries {
+		kind, rest, _ := strings.Cut(e.Name(), "-")
+		phase, _, _ := strings.Cut(rest, "-")
+		got[kind+" "+phase]++
+	}
+	// Two packages on two sides: four binaries, each listed and profiled once.
+	want := map[string]int{"here list": 4, "met list": 4, "here cpuprofile": 4, "met cpuprofile": 4}
+	if !mapsEqual(got, want) {
+		t.Errorf("runs = %v, want %v (alone: it ran with no other)", got, want)
+	}
+	const m = "example.com/fixture/"
+	var order []string
+	for _, h := range res.Hotspots {
+		key := string(h.Side) + " " + h.Package
+		if len(order) == 0 || order[len(order)-1] != key {
+			order = append(order, key)
+		}
+	}
+	wantOrder := []string{"base " + m + "p1", "head " + m + "p1", "base " + m + "p2", "head " + m + "p2"}
+	if !slices.Equal(order, wantOrder) {
+		t.Errorf("hotspots by target = %q, want %q", order, wantOrder)
 	}
 }
