@@ -1,9 +1,11 @@
 package runner
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -72,11 +74,15 @@ func TestRunBaselineWorktreePath(t *testing.T) {
 		}
 		return filepath.Dir(string(b)) // the worktree: the benchmark ran in wd/
 	}
-	// A run leaves nothing in the cache directory.
+	// A run leaves only its test binaries in the cache directory.
 	leftNothing := func(t *testing.T) {
 		t.Helper()
-		if entries, err := os.ReadDir(stableRoot); err != nil || len(entries) > 0 {
-			t.Errorf("left in %s: %v %v", stableRoot, entries, err)
+		repos, err := os.ReadDir(stableRoot)
+		if err != nil || len(repos) != 1 {
+			t.Fatalf("in %s: %v %v, want one repository's directory", stableRoot, repos, err)
+		}
+		if left, err := os.ReadDir(filepath.Join(stableRoot, repos[0].Name())); err != nil || len(left) != 1 || left[0].Name() != "bin" {
+			t.Errorf("left in %s: %v %v, want bin alone", repos[0].Name(), left, err)
 		}
 	}
 
@@ -115,7 +121,7 @@ func TestRunBaselineWorktreePath(t *testing.T) {
 			t.Errorf("the temporary worktree %s is still there", got)
 		}
 		f.Close()
-		os.RemoveAll(dir)
+		os.Remove(filepath.Join(dir, "lock"))
 	})
 
 	t.Run("leftover replaced", func(t *testing.T) {
@@ -163,5 +169,83 @@ func TestUserCacheDir(t *testing.T) {
 		if got := userCacheDir(tt.env); got != tt.want {
 			t.Errorf("userCacheDir(%q) = %q, want %q", tt.env, got, tt.want)
 		}
+	}
+}
+
+// TestRunKeepsTestBinaries: with the stable baseline path, the test
+// binaries stay beside it, so that the next run's go test -c finds them
+// up to date and does not link them again; a package that no longer
+// compiles is reported as such, never run from an earlier run's binary.
+func TestRunKeepsTestBinaries(t *testing.T) {
+	pkg := func(name, body string) string {
+		return "package " + name + "\n\nimport \"testing\"\n\nfunc BenchmarkX(b *testing.B) {\n\tfor b.Loop() {\n\t\t" + body + "\n\t}\n}\n"
+	}
+	repo := filepath.Join(t.TempDir(), "repo")
+	files := map[string]string{
+		"go.mod":        fixtureGoMod,
+		"p1/p1_test.go": pkg("p1", "_ = 1"),
+		"p2/p2_test.go": pkg("p2", "_ = 2"),
+	}
+	base := gittest.MustCommit(t, repo, files, "base")
+	cache := t.TempDir()
+	run := func(t *testing.T) *Result {
+		t.Helper()
+		res, err := Run(t.Context(), Config{
+			Dir: repo, Baseline: base, Count: 1, Benchtime: "1x", OutputDir: t.TempDir(),
+			Env: append(os.Environ(), "XDG_CACHE_HOME="+cache),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	// binaries returns each kept binary's inode. A link writes a new
+	// file (the go command removes the old one first); an up-to-date
+	// binary is only touched.
+	binaries := func(t *testing.T) map[string]string {
+		t.Helper()
+		ids := map[string]string{}
+		root := filepath.Join(cache, "natsbench", "base")
+		err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".test") {
+				return err
+			}
+			st, err := os.Stat(path)
+			if err != nil {
+				return err
+			}
+			sys := st.Sys().(*syscall.Stat_t)
+			ids[strings.TrimPrefix(path, root)] = strconv.FormatUint(sys.Ino, 10)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids
+	}
+
+	if res := run(t); len(res.BuildErrors) > 0 || len(counts(t, res.Base)) != 2 || len(counts(t, res.Head)) != 2 {
+		t.Fatalf("first run: base %v, head %v, build errors %+v", counts(t, res.Base), counts(t, res.Head), res.BuildErrors)
+	}
+	first := binaries(t)
+	if len(first) < 4 {
+		t.Fatalf("kept binaries %v, want the two packages' on both sides", first)
+	}
+	run(t)
+	if again := binaries(t); !maps.Equal(again, first) {
+		t.Errorf("the second run wrote its binaries again:\n%v\nwant\n%v", again, first)
+	}
+
+	// The head's p2 stops compiling: its binary of the runs before is
+	// still in the directory, and must not be run.
+	if err := os.WriteFile(filepath.Join(repo, "p2", "p2_test.go"), []byte(pkg("p2", "undefined()")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := run(t)
+	if got := counts(t, res.Head); !mapsEqual(got, map[string]int{"example.com/fixture/p1 X": 1}) {
+		t.Errorf("head results %v, want p1's alone", got)
+	}
+	if len(res.BuildErrors) != 1 || res.BuildErrors[0].Package != "example.com/fixture/p2" || res.BuildErrors[0].Side != Head {
+		t.Errorf("build errors %+v, want the head's p2", res.BuildErrors)
 	}
 }

@@ -42,7 +42,8 @@ func lockDir(dir string) *dirLock {
 }
 
 // release removes the lock file and the directory, if nothing else is
-// in it, and unlocks: a run leaves nothing in the cache.
+// in it, and unlocks: a run leaves only its test binaries in the cache
+// (bin/, replaced by the next run of the same repository).
 func (l *dirLock) release() {
 	_ = os.Remove(filepath.Join(l.dir, "lock"))
 	_ = os.Remove(l.dir)

@@ -162,7 +162,9 @@ func (s *state) buildSides(ctx context.Context, targets []*target, binDir string
 		go func() {
 			defer wg.Done()
 			dir := filepath.Join(binDir, string(side)+"-build")
-			defer os.RemoveAll(dir)
+			if !s.keepBins {
+				defer os.RemoveAll(dir)
+			}
 			c := s.goCommand(ts[0].modDir)
 			c.out = &tailBuffer{n: maxMessage}
 			// go list named them: an import path never starts with "-".
@@ -170,13 +172,18 @@ func (s *state) buildSides(ctx context.Context, targets []*target, binDir string
 			if r.timedOut || ctx.Err() != nil {
 				return // a binary may be half written
 			}
+			if s.keepBins && r.err != nil {
+				// The directory may hold a failed package's binary of
+				// an earlier run: build each package on its own.
+				return
+			}
 			// A package that does not compile stops only its own
 			// binary: the others are whole, written by this command
 			// into a directory of this run's.
 			mu.Lock()
 			defer mu.Unlock()
 			for t, name := range names {
-				if os.Rename(filepath.Join(dir, name), t.bin) == nil {
+				if placeBinary(filepath.Join(dir, name), t.bin, s.keepBins) == nil {
 					built[t] = true
 				}
 			}
@@ -184,4 +191,18 @@ func (s *state) buildSides(ctx context.Context, targets []*target, binDir string
 	}
 	wg.Wait()
 	return built
+}
+
+// placeBinary puts the binary built at from where the target runs it.
+// Kept, it is linked rather than moved, so that the next go test -c
+// finds it in place, up to date, and skips the link.
+func placeBinary(from, to string, keep bool) error {
+	if !keep {
+		return os.Rename(from, to)
+	}
+	if _, err := os.Stat(from); err != nil {
+		return err
+	}
+	_ = os.Remove(to)
+	return os.Link(from, to) // on failure, buildTest builds it at to
 }

@@ -87,6 +87,10 @@ type state struct {
 	prog     *progress
 	shard    *shardState // nil unless cfg.Shard is set
 	start    time.Time   // of the Run, for the time budget
+	// keepBins: the test binaries sit in the baseline's stable directory
+	// and stay there after the run, so that the next run's go test -c
+	// finds them up to date and does not link again.
+	keepBins bool
 }
 
 // Run benchmarks cfg.Dir's working tree against cfg.Baseline (or alone,
@@ -160,6 +164,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}
 	sides := []Side{Head}
+	stableBins, baseWorktree := false, ""
 	if cfg.Baseline != "" {
 		sha, err := resolveCommit(ctx, env, root, cfg.Baseline)
 		if err != nil {
@@ -175,6 +180,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		var remove func()
 		if s.sb == nil {
 			wt, remove, err = addStableWorktree(ctx, env, root, sha)
+			stableBins = wt != ""
 		}
 		if wt == "" && err == nil {
 			wt, remove, err = addWorktree(ctx, env, root, sha)
@@ -190,6 +196,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			}
 		}
 		modDirs[Base] = filepath.Join(wt, cfg.WorkDir)
+		baseWorktree = wt
 		sides = []Side{Base, Head}
 	}
 	s.res.Command = reproduce(cfg, s.res.BaseSHA)
@@ -197,6 +204,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	binDir := ""
 	if s.sb != nil {
 		binDir = s.sb.bin
+	} else if stableBins {
+		// Beside the stable worktree, under its lock. Linking a test
+		// binary took 0.3s of a two-package fixture's 1.4s build.
+		binDir = filepath.Join(filepath.Dir(baseWorktree), "bin")
+		if err := os.MkdirAll(binDir, 0o700); err != nil {
+			return nil, fmt.Errorf("making the binary directory: %w", err)
+		}
+		s.keepBins = true
 	} else {
 		binDir, err = os.MkdirTemp("", "natsbench-bin-")
 		if err != nil {
