@@ -760,22 +760,43 @@ func profileSmall(path string) bool {
 var unsafeFileChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
 // toProfile returns the targets of the packages that cfg.ProfileOnly
-// names, all of them when it is nil.
-func (s *state) toProfile(targets []*target) []*target {
-	if s.cfg.ProfileOnly == nil {
-		return targets
-	}
-	want := map[string]bool{}
-	for _, p := range s.cfg.ProfileOnly(s.res) {
-		want[p] = true
-	}
-	var out []*target
-	for _, t := range targets {
-		if want[t.pkg] {
-			out = append(out, t)
+// names, all of them when it is nil, each with the benchmarks to run.
+func (s *state) toProfile(targets []*target) []profileRun {
+	var want map[string][]string
+	if s.cfg.ProfileOnly != nil {
+		want = map[string][]string{}
+		for _, p := range s.cfg.ProfileOnly(s.res) {
+			want[p.Package] = append(want[p.Package], p.Benchmarks...)
 		}
 	}
+	var out []profileRun
+	for _, t := range targets {
+		names, ok := want[t.pkg]
+		if want != nil && !ok {
+			continue
+		}
+		active := t.active()
+		if t.broken || len(active) == 0 {
+			continue
+		}
+		var picked []string
+		for _, n := range active {
+			if slices.Contains(names, n) {
+				picked = append(picked, n)
+			}
+		}
+		if len(picked) == 0 {
+			picked = active
+		}
+		out = append(out, profileRun{t, picked})
+	}
 	return out
+}
+
+// profileRun is one profile run: a target and the benchmarks it runs.
+type profileRun struct {
+	t     *target
+	bench []string
 }
 
 // profile runs every target once more, unmeasured, with a CPU profile,
@@ -783,7 +804,7 @@ func (s *state) toProfile(targets []*target) []*target {
 // not a measurement, so the runs go at once, as many as there are CPUs.
 // A run that fails here was reported by the measured rounds already, so
 // it is only skipped.
-func (s *state) profile(ctx context.Context, targets []*target, dir string) error {
+func (s *state) profile(ctx context.Context, targets []profileRun, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("making the profile directory: %w", err)
 	}
@@ -791,7 +812,7 @@ func (s *state) profile(ctx context.Context, targets []*target, dir string) erro
 	hot := make([][]Hotspot, len(targets))
 	errs := make([]error, len(targets))
 	atOnce(len(targets), runtime.NumCPU(), func(i int) {
-		hot[i], errs[i] = s.profileOne(ctx, targets[i], dir)
+		hot[i], errs[i] = s.profileOne(ctx, targets[i].t, targets[i].bench, dir)
 	})
 	for i := range targets {
 		if errs[i] != nil {
@@ -804,18 +825,14 @@ func (s *state) profile(ctx context.Context, targets []*target, dir string) erro
 
 // profileOne runs one target with a CPU profile into dir and returns its
 // hotspots; an error only when the run could not be done at all.
-func (s *state) profileOne(ctx context.Context, t *target, dir string) ([]Hotspot, error) {
-	active := t.active()
-	if t.broken || len(active) == 0 {
-		return nil, nil
-	}
+func (s *state) profileOne(ctx context.Context, t *target, bench []string, dir string) ([]Hotspot, error) {
 	file := filepath.Join(dir, string(t.side)+"-"+unsafeFileChars.ReplaceAllString(t.pkg, "_")+".pprof")
 	written := file
 	if s.sb != nil {
 		// The user writes where it may; the runner copies it out.
 		written = filepath.Join(s.sb.scratch, filepath.Base(file))
 	}
-	args := s.benchArgs(narrowPattern(s.cfg.Bench, active))
+	args := s.benchArgs(narrowPattern(s.cfg.Bench, bench))
 	if _, err := s.runBinary(ctx, t, io.Discard, append(args, "-test.cpuprofile="+written)...); err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/google/pprof/profile"
 	"github.com/natsbench/natsbench-action/internal/gittest"
 	"github.com/natsbench/natsbench-action/internal/testutil"
 	"math/rand/v2"
@@ -205,10 +206,10 @@ func TestRunProfileOnly(t *testing.T) {
 	const a = "example.com/fixture/a"
 	tests := []struct {
 		name string
-		pick []string
+		pick []Profiled
 		want []string // profile files
 	}{
-		{"one package", []string{a}, []string{"base-example.com_fixture_a.pprof", "head-example.com_fixture_a.pprof"}},
+		{"one package", []Profiled{{Package: a}}, []string{"base-example.com_fixture_a.pprof", "head-example.com_fixture_a.pprof"}},
 		{"none", nil, nil},
 	}
 	for _, tt := range tests {
@@ -218,7 +219,7 @@ func TestRunProfileOnly(t *testing.T) {
 			res, err := Run(t.Context(), Config{
 				Dir: f.dir, Baseline: f.baseSHA, Packages: []string{"./a", "./hang"}, Bench: "^BenchmarkSame$|^BenchmarkHang$",
 				Count: 1, Benchtime: "1x", Profile: true, OutputDir: out,
-				ProfileOnly: func(r *Result) []string {
+				ProfileOnly: func(r *Result) []Profiled {
 					seen = r
 					if !strings.Contains(string(r.Base), "BenchmarkSame") || !strings.Contains(string(r.Head), "BenchmarkHang") {
 						t.Errorf("ProfileOnly was given no results: base %q head %q", r.Base, r.Head)
@@ -248,6 +249,56 @@ func TestRunProfileOnly(t *testing.T) {
 			profiled := slices.ContainsFunc(res.Phases, func(p Phase) bool { return p.Name == PhaseProfile })
 			if profiled != (len(tt.pick) > 0) {
 				t.Errorf("phases = %+v: a profile phase %v, want %v", res.Phases, profiled, len(tt.pick) > 0)
+			}
+		})
+	}
+}
+
+// TestRunProfileOnlyBenchmarks: a profile run runs only the benchmarks
+// ProfileOnly names (those that regressed), so the profile holds theirs
+// alone; a name the package does not have leaves it whole.
+func TestRunProfileOnlyBenchmarks(t *testing.T) {
+	f := sharedFixture(t)
+	const a = "example.com/fixture/a"
+	tests := []struct {
+		name  string
+		bench []string
+		want  map[string]bool // benchmark function: in the profile
+	}{
+		{"one named", []string{"BenchmarkChanged"}, map[string]bool{"BenchmarkChanged": true, "BenchmarkSame": false}},
+		{"unknown name", []string{"BenchmarkNone"}, map[string]bool{"BenchmarkChanged": true, "BenchmarkSame": true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := t.TempDir()
+			_, err := Run(t.Context(), Config{
+				Dir: f.dir, Packages: []string{"./a"}, Bench: "^BenchmarkSame$|^BenchmarkChanged$",
+				Count: 1, Benchtime: "150ms", Profile: true, OutputDir: out,
+				ProfileOnly: func(*Result) []Profiled { return []Profiled{{Package: a, Benchmarks: tt.bench}} },
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			fh, err := os.Open(filepath.Join(out, "profiles", "head-example.com_fixture_a.pprof"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer fh.Close()
+			p, err := profile.Parse(fh)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for fn, want := range tt.want {
+				got := slices.ContainsFunc(p.Sample, func(s *profile.Sample) bool {
+					return slices.ContainsFunc(s.Location, func(l *profile.Location) bool {
+						return slices.ContainsFunc(l.Line, func(ln profile.Line) bool {
+							return ln.Function != nil && ln.Function.Name == a+"."+fn
+						})
+					})
+				})
+				if got != want {
+					t.Errorf("%s in the profile: %v, want %v", fn, got, want)
+				}
 			}
 		})
 	}

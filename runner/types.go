@@ -61,13 +61,14 @@ type Config struct {
 	// Profile collects a CPU profile in one extra, unmeasured run per
 	// side of every package, or of those ProfileOnly names.
 	Profile bool
-	// ProfileOnly, when set, names after the measured rounds the import
-	// paths of the packages to profile, given the results so far (Base
-	// and Head are set; the files are not written yet). The report shows
-	// hotspots of regressed packages only, and a profile of every package
-	// costs another run of each on each side: about a twentieth of the
-	// rounds at the default count. nil profiles every package.
-	ProfileOnly func(*Result) []string
+	// ProfileOnly, when set, names after the measured rounds the
+	// packages to profile, and in each the benchmarks to run with the
+	// profile, given the results so far (Base and Head are set; the
+	// files are not written yet). The report shows hotspots of regressed
+	// packages only, and a profile of every package costs another run of
+	// each on each side: about a twentieth of the rounds at the default
+	// count. nil profiles every package.
+	ProfileOnly func(*Result) []Profiled
 	// OutputDir receives base.txt, head.txt and the profiles.
 	OutputDir string
 	// Progress receives human-readable progress lines; nil discards them.
@@ -177,3 +178,12 @@ type (
 	BuildError = outcome.BuildError
 	Hotspot    = outcome.Hotspot
 )
+
+// Profiled names a package to profile and the benchmark functions
+// (BenchmarkX) of it to run with the profile: those that regressed, so
+// that the hotspots are theirs and the run costs theirs alone. None, or
+// none the package has, means all of them.
+type Profiled struct {
+	Package    string
+	Benchmarks []string
+}

@@ -117,7 +117,7 @@ func measure(ctx context.Context, cfg Config, dir, baseline string, progress io.
 	rc.Dir, rc.WorkDir = root, rel
 	rc.Baseline = baseline
 	rc.Profile = true
-	rc.ProfileOnly = func(res *runner.Result) []string { return regressed(res, cfg) }
+	rc.ProfileOnly = func(res *runner.Result) []runner.Profiled { return regressed(res, cfg) }
 	rc.OutputDir = cfg.OutputDir
 	rc.Progress = progress
 	rc.Env = benchEnv(os.Environ(), cfg.Token)
@@ -152,21 +152,40 @@ func measure(ctx context.Context, cfg Config, dir, baseline string, progress io.
 }
 
 // regressed returns the packages in which the runner's results so far
-// have a regression: the report shows the hotspots of those only, so
-// only those are profiled. A comparison that fails names none; the
+// have a regression, each with the benchmark functions that regressed:
+// the report shows the hotspots of those packages only, so only those
+// are profiled, and only the regressed benchmarks run with the profile. A comparison that fails names none; the
 // report's own computation reports the error.
-func regressed(res *runner.Result, cfg Config) []string {
+func regressed(res *runner.Result, cfg Config) []runner.Profiled {
 	r, err := compare.Compute(CompareInput(res, cfg.Compare, cfg.record()))
 	if err != nil {
 		return nil
 	}
-	var pkgs []string
+	var out []runner.Profiled
 	for _, row := range r.Benchmarks {
-		if row.Verdict == compare.Regression && !slices.Contains(pkgs, row.Package) {
-			pkgs = append(pkgs, row.Package)
+		if row.Verdict != compare.Regression {
+			continue
+		}
+		i := slices.IndexFunc(out, func(p runner.Profiled) bool { return p.Package == row.Package })
+		if i < 0 {
+			out = append(out, runner.Profiled{Package: row.Package})
+			i = len(out) - 1
+		}
+		if fn := benchFunc(row.Name); !slices.Contains(out[i].Benchmarks, fn) {
+			out[i].Benchmarks = append(out[i].Benchmarks, fn)
 		}
 	}
-	return pkgs
+	return out
+}
+
+// benchFunc is the benchmark function a result row comes from: its name
+// up to the first sub-benchmark or the -GOMAXPROCS suffix, neither of
+// which a Go identifier can hold ("CPU/paced-2" is BenchmarkCPU).
+func benchFunc(name string) string {
+	if i := strings.IndexAny(name, "/-"); i >= 0 {
+		name = name[:i]
+	}
+	return "Benchmark" + name
 }
 
 // CompareInput turns the runner's result into compare's input: the one

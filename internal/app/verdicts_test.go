@@ -3,7 +3,7 @@ package app
 import (
 	"fmt"
 	"os"
-	"slices"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -274,9 +274,9 @@ func TestRegressedChoosesProfiles(t *testing.T) {
 	tests := []struct {
 		name       string
 		base, head []byte
-		want       []string
+		want       []runner.Profiled
 	}{
-		{"a regressed, b improved", results(1, 2), results(2, 1), []string{"example.com/m/a"}},
+		{"a regressed, b improved", results(1, 2), results(2, 1), []runner.Profiled{{Package: "example.com/m/a", Benchmarks: []string{"BenchmarkX"}}}},
 		{"nothing regressed", results(1, 1), results(1, 1), nil},
 		{"no baseline", nil, results(2, 2), nil},
 	}
@@ -286,8 +286,8 @@ func TestRegressedChoosesProfiles(t *testing.T) {
 			if tt.base != nil {
 				res.BaseSHA, res.BaseFile = "abc", "base.txt"
 			}
-			if got := regressed(res, cfg); !slices.Equal(got, tt.want) {
-				t.Errorf("regressed = %q, want %q", got, tt.want)
+			if got := regressed(res, cfg); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("regressed = %+v, want %+v", got, tt.want)
 			}
 		})
 	}
