@@ -5,6 +5,8 @@ package history_test
 import (
 	"bytes"
 	"compress/zlib"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -17,6 +19,7 @@ import (
 	"github.com/natsbench/natsbench-action/compare"
 	"github.com/natsbench/natsbench-action/history"
 	"github.com/natsbench/natsbench-action/history/page"
+	"github.com/natsbench/natsbench-action/internal/testutil"
 )
 
 // yearStore writes a year of daily runs of a 200-row suite into a store
@@ -72,6 +75,31 @@ func yearStore(tb testing.TB, dir string, end time.Time) (raw, packed int) {
 	return raw, packed
 }
 
+// cachedYearStore is yearStore's year, made once per machine (it took a
+// third of a second in each of the two benchmarks of every process) and
+// kept by testutil.Cached under a hash of this file, so that a change to
+// how it is made makes it again. The store must only be read.
+func cachedYearStore(b *testing.B, end time.Time) (dir string, raw, packed int) {
+	b.Helper()
+	src, err := os.ReadFile("year_bench_test.go")
+	if err != nil {
+		b.Fatal(err)
+	}
+	sum := sha256.Sum256(append(src, end.String()...))
+	dir = testutil.Cached(b, "history-year-"+hex.EncodeToString(sum[:8]), func(dir string) error {
+		raw, packed := yearStore(b, dir, end)
+		return os.WriteFile(filepath.Join(dir, "sizes"), fmt.Appendf(nil, "%d %d", raw, packed), 0o600)
+	})
+	sizes, err := os.ReadFile(filepath.Join(dir, "sizes"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := fmt.Sscan(string(sizes), &raw, &packed); err != nil {
+		b.Fatalf("sizes of the cached year: %v", err)
+	}
+	return dir, raw, packed
+}
+
 // BenchmarkYear reads and renders a synthetic year (365 daily records of
 // 200 rows): Load, every series, the trends of 20 significant rows for a
 // comment, and the job summary's trends. The store's size on disk and
@@ -84,8 +112,7 @@ func BenchmarkYearWithPage(b *testing.B) { benchmarkYear(b, true) }
 
 func benchmarkYear(b *testing.B, withPage bool) {
 	end := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
-	dir := b.TempDir()
-	raw, packed := yearStore(b, dir, end)
+	dir, raw, packed := cachedYearStore(b, end)
 	h, _, err := history.Load(dir, end)
 	if err != nil || len(h.Records) != 365 {
 		b.Fatalf("load: %v, %d records", err, len(h.Records))
