@@ -41,11 +41,12 @@ func TestParseConfigDefaults(t *testing.T) {
 			Packages:  []string{"./..."},
 			Bench:     ".",
 			Count:     runner.DefaultCount,
+			MinCount:  runner.DefaultCount / 2, // sequential
 			Benchtime: runner.DefaultBenchtime,
 			Timeout:   runner.DefaultTimeout,
 			NATS:      true,
 		},
-		Compare:       compare.Options{Threshold: 5, Alpha: 0.05},
+		Compare:       compare.Options{Threshold: 5, Alpha: 0.05, Plan: compare.Plan{MinRounds: runner.DefaultCount / 2, MaxRounds: runner.DefaultCount}},
 		OutputDir:     "natsbench-results",
 		Comment:       true,
 		History:       HistoryAuto,
@@ -132,7 +133,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"sequential count", map[string]string{"count": "5000", "min-count": "10"}, []string{`input "count" must be at most 1000 when min-count is below it, got 5000`}},
 		{"time-budget text", map[string]string{"count": "40", "min-count": "10", "time-budget": "soon"}, []string{`input "time-budget" must be a duration such as 10m, got "soon"`}},
 		{"time-budget negative", map[string]string{"count": "40", "min-count": "10", "time-budget": "-5m"}, []string{`input "time-budget" must be a positive duration, got -5m0s`}},
-		{"time-budget alone", map[string]string{"time-budget": "5m"}, []string{`input "time-budget" applies only when min-count is below count`}},
+		{"time-budget with fixed rounds", map[string]string{"time-budget": "5m", "min-count": "20"}, []string{`input "time-budget" applies only when min-count is below count`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parseConfig(fromInput, inputs(t, tc.in))

@@ -53,7 +53,7 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	def("packages", DefaultPackages, "package patterns to benchmark, comma- or space-separated")
 	def("bench", DefaultBench, "run only benchmarks matching this regular expression")
 	def("count", strconv.Itoa(DefaultCount), "interleaved rounds (samples per benchmark and side); with -min-count below it, the most")
-	def("min-count", "", "fewest rounds: from this many on, a benchmark whose rows are all settled stops (default: count, every benchmark runs every round)")
+	def("min-count", "", "fewest rounds: from this many on, a benchmark whose rows are all settled stops (default: half of count from 10 rounds on; equal to count: every benchmark runs every round)")
 	def("time-budget", "", "with -min-count: start no round after this `duration` since the start, though never before min-count rounds")
 	def("benchtime", DefaultBenchtime, "time (100ms) or iterations (100x) per benchmark run")
 	def("timeout", DefaultTimeout.String(), "limit for one run of one test binary")

@@ -272,7 +272,7 @@ func TestMergeRefuses(t *testing.T) {
 			edit(t, filepath.Join(dirs[1], "shard.json"), headSHA, "3333333333333333333333333333333333333333")
 		}, "shards of different commits: shard 1/3 measured head 222222222222 against base 111111111111, shard 2/3 head 333333333333"},
 		{"other settings", func(t *testing.T, root string, dirs []string) {
-			edit(t, filepath.Join(dirs[2], "shard.json"), `"count": 20`, `"count": 10`)
+			edit(t, filepath.Join(dirs[2], "shard.json"), `"count": 20`, `"count": 30`)
 		}, "shards of different settings: shard 1/3 and shard 3/3 differ in count"},
 		{"other shard count", func(t *testing.T, root string, dirs []string) {
 			four := append(append([]rawShard{}, testShards...), testShards[0])
