@@ -91,6 +91,13 @@ found() { # [SUFFIX]
 		elif (.name | test("Faster")) then .verdict == "improvement"
 		else .verdict == "unchanged" end] | if all then "all found" else "MISSED \(map(select(. | not)) | length)" end' \
 		"$work/out${1:-}/report.json"
+	# What was missed, so that a miss can be told from a false alarm.
+	jq -r '.benchmarks[] | select(.unit == "sec/op") |
+		select(((.name | test("Slower")) and .verdict != "regression") or
+			((.name | test("Faster")) and .verdict != "improvement") or
+			((.name | test("Same")) and .verdict != "unchanged")) |
+		"    \(.package | split("/") | last) \(.name): \(.verdict), Δ \(.delta_pct | . * 10 | round / 10)%, rounds \(.rounds // "all"), \(.note // "")"' \
+		"$work/out${1:-}/report.json"
 }
 
 echo "fixture: 2 packages, 8 benchmarks, -count $count -benchtime $benchtime; $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(go version | cut -d' ' -f3)"
