@@ -181,15 +181,7 @@ func TestRunCompare(t *testing.T) {
 	if !strings.HasPrefix(stdout.String(), compare.Marker) || !strings.Contains(stdout.String(), "X") {
 		t.Errorf("compare printed:\n%s", stdout.String())
 	}
-	f, err := os.Open(jsonPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := compare.ReadJSON(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := readReport(t, jsonPath)
 	if r.Summary[compare.Regression] != 1 {
 		t.Errorf("summary %v, want one regression", r.Summary)
 	}
