@@ -2,9 +2,9 @@ package changepoint
 
 import (
 	"math/rand/v2"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/natsbench/natsbench-action/internal/testutil"
 )
 
 // BenchmarkYear analyses a year of daily runs of a 200-row suite: 200
@@ -22,7 +22,7 @@ func BenchmarkYear(b *testing.B) {
 		suite[i] = shapes[i%len(shapes)].generate(r, 365).points
 	}
 	opt := Options{MinShiftPct: 5, Seed: 1}
-	cpu0 := cpuTime(b)
+	cpu0 := testutil.CPUTime(b)
 	b.ResetTimer()
 	found := 0
 	for b.Loop() {
@@ -36,15 +36,5 @@ func BenchmarkYear(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(found), "changes")
-	b.ReportMetric((cpuTime(b)-cpu0).Seconds()/float64(b.N), "cpu-s/op")
-}
-
-// cpuTime is the user and system CPU time of this process so far.
-func cpuTime(b *testing.B) time.Duration {
-	b.Helper()
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric((testutil.CPUTime(b)-cpu0).Seconds()/float64(b.N), "cpu-s/op")
 }

@@ -12,7 +12,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -122,7 +121,7 @@ func benchmarkYear(b *testing.B, withPage bool) {
 		keys = append(keys, compare.TrendKey{Package: s.Key.Package, Name: s.Key.Name, Unit: s.Key.Unit})
 	}
 	pageBytes := 0
-	cpu0 := cpuTime(b)
+	cpu0 := testutil.CPUTime(b)
 	b.ResetTimer()
 	for b.Loop() {
 		h, warns, err := history.Load(dir, end)
@@ -148,20 +147,10 @@ func benchmarkYear(b *testing.B, withPage bool) {
 	}
 	// After the loop: ResetTimer would drop them. CPU time, all threads
 	// (GC included), says more than wall time on a shared machine.
-	b.ReportMetric(float64((cpuTime(b)-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op")
+	b.ReportMetric(float64((testutil.CPUTime(b)-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op")
 	b.ReportMetric(float64(raw), "store-B")
 	b.ReportMetric(float64(packed), "zlib-B")
 	if withPage {
 		b.ReportMetric(float64(pageBytes), "page-B")
 	}
-}
-
-// cpuTime is the process's user and system time so far.
-func cpuTime(tb testing.TB) time.Duration {
-	tb.Helper()
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		tb.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

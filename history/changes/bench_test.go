@@ -2,11 +2,10 @@ package changes
 
 import (
 	"fmt"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/natsbench/natsbench-action/history"
+	"github.com/natsbench/natsbench-action/internal/testutil"
 )
 
 // yearOfRuns is a year of daily runs of a 200-row suite: 365 head
@@ -34,7 +33,7 @@ func yearOfRuns() *history.History {
 // (cpu-s/op), which a machine loaded by other work inflates far less.
 func BenchmarkFindYear(b *testing.B) {
 	h := yearOfRuns()
-	cpu0 := cpuTime(b)
+	cpu0 := testutil.CPUTime(b)
 	found := 0
 	for b.Loop() {
 		cs, err := Find(h, opts)
@@ -44,7 +43,7 @@ func BenchmarkFindYear(b *testing.B) {
 		found = len(cs)
 	}
 	b.ReportMetric(float64(found), "changes")
-	b.ReportMetric((cpuTime(b)-cpu0).Seconds()/float64(b.N), "cpu-s/op")
+	b.ReportMetric((testutil.CPUTime(b)-cpu0).Seconds()/float64(b.N), "cpu-s/op")
 }
 
 // BenchmarkNewYear is what a trusted run adds to its job summary: the
@@ -52,7 +51,7 @@ func BenchmarkFindYear(b *testing.B) {
 func BenchmarkNewYear(b *testing.B) {
 	cur := yearOfRuns()
 	prev := &history.History{Records: cur.Records[:len(cur.Records)-1]}
-	cpu0 := cpuTime(b)
+	cpu0 := testutil.CPUTime(b)
 	found := 0
 	for b.Loop() {
 		cs, err := New(prev, cur, opts)
@@ -62,15 +61,5 @@ func BenchmarkNewYear(b *testing.B) {
 		found = len(cs)
 	}
 	b.ReportMetric(float64(found), "changes")
-	b.ReportMetric((cpuTime(b)-cpu0).Seconds()/float64(b.N), "cpu-s/op")
-}
-
-// cpuTime is the user and system CPU time of this process so far.
-func cpuTime(b *testing.B) time.Duration {
-	b.Helper()
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric((testutil.CPUTime(b)-cpu0).Seconds()/float64(b.N), "cpu-s/op")
 }

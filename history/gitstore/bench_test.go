@@ -13,9 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/natsbench/natsbench-action/internal/gittest"
 	"github.com/natsbench/natsbench-action/internal/testutil"
@@ -126,7 +124,7 @@ func BenchmarkFetchYear(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			r := Remote{URL: tc.url, Branch: branch}
 			sent.Store(0)
-			cpu0 := childCPU(b)
+			cpu0 := testutil.ChildCPUTime(b)
 			base := b.TempDir()
 			for i := 0; b.Loop(); i++ {
 				dir := filepath.Join(base, strconv.Itoa(i))
@@ -137,22 +135,11 @@ func BenchmarkFetchYear(b *testing.B) {
 			}
 			// CPU of git on both ends (all children of this process): a
 			// figure that a loaded machine's wall time hides.
-			b.ReportMetric(float64((childCPU(b)-cpu0).Milliseconds())/float64(b.N), "git-cpu-ms/op")
+			b.ReportMetric(float64((testutil.ChildCPUTime(b)-cpu0).Milliseconds())/float64(b.N), "git-cpu-ms/op")
 			b.ReportMetric(float64(size), "files-B")
 			if tc.name == "http" {
 				b.ReportMetric(float64(sent.Load())/float64(b.N), "wire-B/op")
 			}
 		})
 	}
-}
-
-// childCPU is the user and system time of this process's finished
-// children.
-func childCPU(b *testing.B) time.Duration {
-	b.Helper()
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
