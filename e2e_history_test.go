@@ -107,15 +107,7 @@ var (
 	acc  uint64
 )
 
-func work(n int) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < n; i++ {
-		h ^= uint64(i)
-		h *= 1099511628211
-	}
-	return h
-}
-
+` + fixtureWork + `
 func BenchmarkAlloc(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		sink = make([]byte, allocBytes)

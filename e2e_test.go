@@ -43,6 +43,19 @@ type fixture struct {
 	dir, base, head string
 }
 
+// fixtureWork is the fixtures' fixed amount of CPU work, with no
+// allocation: one source for every e2e fixture module.
+const fixtureWork = `// work is a fixed amount of CPU work with no allocation.
+func work(n int) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < n; i++ {
+		h ^= uint64(i)
+		h *= 1099511628211
+	}
+	return h
+}
+`
+
 const fixtureBench = `package fixture
 
 import (
@@ -56,16 +69,7 @@ var (
 	buf  []byte
 )
 
-// work is a fixed amount of CPU work with no allocation.
-func work(n int) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < n; i++ {
-		h ^= uint64(i)
-		h *= 1099511628211
-	}
-	return h
-}
-
+` + fixtureWork + `
 func BENCH_Slower(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		buf = make([]byte, slowBytes)
