@@ -45,10 +45,6 @@ type jsConsumer struct {
 
 	stream jetstream.Stream // not safe for concurrent use: consume loop only
 	cons   jetstream.Consumer
-	// stopped ends when the service stops, and with it an idle pull
-	// request: its subscription goes, so that the server cannot deliver
-	// to it what a later start on the same connection must receive.
-	stopped context.Context
 
 	cursor    uint64 // last stream sequence committed
 	nextDseq  uint64 // delivery (consumer) sequence expected next
@@ -127,7 +123,6 @@ func startJetStream(ctx context.Context, nc *nats.Conn, k *sink, cfg ServiceConf
 		pending:      make([]received, 0, cfg.MaxBatch),
 		backoff:      minBackoff,
 		timer:        time.NewTimer(time.Hour),
-		stopped:      stopContext(k.stop),
 		linger:       linger,
 		group:        newGroupCommit(linger, k),
 		small:        true,
@@ -385,10 +380,9 @@ func (c *jsConsumer) streamLastSeq(ctx context.Context) (uint64, error) {
 // sequences are contiguous. A gap (part of a pull request can fail to
 // arrive, with no error reported) stops the batch before it, and the
 // consumer is reset to just after the database cursor so that the rest is
-// delivered again at once rather than after the ack wait. Stop commits
-// what is pending and leaves an idle pull request without waiting for its
-// expiry (what it delivers later comes again after the next start's
-// reset); a lingering loop first collects what the stream has gathered.
+// delivered again at once rather than after the ack wait. Stop lets the
+// current pull request end (within fetchWait) and commits what it
+// delivered; a lingering loop first collects what the stream has gathered.
 func (c *jsConsumer) run() error {
 	defer c.ack()
 	k := c.sink
@@ -485,8 +479,7 @@ const ackEvery = fetchWait
 
 // pull is one outstanding pull request.
 type pull struct {
-	batch  jetstream.MessageBatch
-	cancel context.CancelFunc // a fetch's deadline; nil for a poll
+	batch jetstream.MessageBatch
 }
 
 // trickling says whether what is pending may be part of a trickle: one or
@@ -510,30 +503,12 @@ func (c *jsConsumer) pullSize() int {
 
 // startFetch sends a pull request for up to n messages. A waiting pull
 // request streams messages as they are stored; its short expiry bounds the
-// cost of one the server fails to wake. It is not cancelled from this
-// side before the server's expiry, except on stop: a delivery dropped in
-// flight (with AckAll) must be found as a gap and redelivered.
+// cost of one the server fails to wake. It is never cancelled from this
+// side: the client gives up a second after the server's expiry, so
+// deliveries still in flight are not dropped (with AckAll a dropped
+// delivery must be found and redelivered).
 func (c *jsConsumer) startFetch(n int) (*pull, error) {
-	// The client gives up a ninth after the server's expiry (FetchContext
-	// asks the server for 90% of the deadline), or at once on stop.
-	ctx, cancel := context.WithTimeout(c.stopped, fetchWait*10/9)
-	p, err := pullOf(c.cons.Fetch(n, jetstream.FetchContext(ctx)))
-	if err != nil {
-		cancel()
-		return nil, err
-	}
-	p.cancel = cancel
-	return p, nil
-}
-
-// stopContext is a context that ends when stop is closed.
-func stopContext(stop <-chan struct{}) context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		<-stop
-		cancel()
-	}()
-	return ctx
+	return pullOf(c.cons.Fetch(n, jetstream.FetchMaxWait(fetchWait)))
 }
 
 // startPoll sends a pull request for what the stream holds now, up to
@@ -553,9 +528,6 @@ func pullOf(batch jetstream.MessageBatch, err error) (*pull, error) {
 // consumer is gone (a server restart loses it, see createConsumer): the
 // reset creates it again.
 func (c *jsConsumer) checkEnd(p *pull) {
-	if p.cancel != nil {
-		p.cancel() // it has ended: free its timer
-	}
 	err := p.batch.Error()
 	if err == nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return
@@ -700,16 +672,7 @@ func (c *jsConsumer) receive(p *pull) error {
 		var m jetstream.Msg
 		var ok bool
 		if len(c.pending) == 0 {
-			// Nothing to commit: a stop need not wait for an idle pull
-			// request to expire. What it still delivers is not acked,
-			// and the next start resets the consumer to the cursor.
-			select {
-			case m, ok = <-msgs:
-			case <-k.stop:
-				for range msgs { // the stop ends the fetch: it unsubscribes
-				}
-				return nil
-			}
+			m, ok = <-msgs
 		} else {
 			select {
 			case m, ok = <-msgs:
