@@ -764,7 +764,14 @@ func (c *jsConsumer) resetConsumer() bool {
 func (c *jsConsumer) commit(msgs []received) (last jetstream.Msg, wrote bool, err error) {
 	k := c.sink
 	raws := make([]rawEvent, 0, len(msgs))
-	var lastSeq uint64
+	// lastSeq only rises: a message at or below it is a copy of one this
+	// batch or an earlier commit took. The server delivers a message again,
+	// with the next delivery sequence (no gap), when it is NAKed or when it
+	// learns that an earlier delivery of it failed, which it may learn
+	// after a consumer reset and then send a copy of a message delivered
+	// since. Taken twice in one batch, it would be applied twice; last, it
+	// would move the cursor back.
+	lastSeq := c.cursor
 	for _, r := range msgs {
 		m, meta, err := r.msg, r.meta, r.err
 		if err != nil {
@@ -780,8 +787,8 @@ func (c *jsConsumer) commit(msgs []received) (last jetstream.Msg, wrote bool, er
 		c.nextDseq++
 		last = m
 		seq := meta.Sequence.Stream
-		if seq <= c.cursor {
-			continue // committed before a crash, redelivered: skip (exactly once)
+		if seq <= lastSeq {
+			continue // committed, or taken already: skip (exactly once)
 		}
 		lastSeq = seq
 		raws = append(raws, rawEvent{seq: seq, subject: m.Subject(), data: m.Data()})
