@@ -836,8 +836,7 @@ func TestCommitSkipsACopyInTheSameBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cons, err := st.CreateConsumer(ctx, jetstream.ConsumerConfig{Durable: "c", AckPolicy: jetstream.AckExplicitPolicy})
-	if err != nil {
+	if _, err := st.CreateConsumer(ctx, jetstream.ConsumerConfig{Durable: "c", AckPolicy: jetstream.AckExplicitPolicy}); err != nil {
 		t.Fatal(err)
 	}
 	for _, user := range []string{"first", "second"} {
@@ -846,20 +845,20 @@ func TestCommitSkipsACopyInTheSameBatch(t *testing.T) {
 		}
 	}
 	var got []received
-	take := func(n int) []jetstream.Msg {
+	take := func(n int) []*nats.Msg {
 		t.Helper()
-		batch, err := cons.Fetch(n, jetstream.FetchMaxWait(5*time.Second))
+		p, err := startPull(nc, "$JS.API.CONSUMER.MSG.NEXT.COPY.c", pullRequest{Batch: n, Expires: 5 * time.Second}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var ms []jetstream.Msg
-		for m := range batch.Messages() {
+		var ms []*nats.Msg
+		for m := range p.Messages() {
 			meta, err := m.Metadata()
 			got = append(got, received{msg: m, meta: meta, err: err})
 			ms = append(ms, m)
 		}
 		if len(ms) != n {
-			t.Fatalf("fetched %d messages, want %d (%v)", len(ms), n, batch.Error())
+			t.Fatalf("pulled %d messages, want %d (%v)", len(ms), n, p.Error())
 		}
 		return ms
 	}
