@@ -237,3 +237,26 @@ func BenchmarkBacklogDrain(b *testing.B) {
 	}
 	b.ReportMetric(float64(total)/busy.Seconds(), "events/s")
 }
+
+// BenchmarkStopIdle measures Stop of an idle service, whose pull request
+// is waiting for events: what every benchmark environment's Close pays.
+func BenchmarkStopIdle(b *testing.B) {
+	srv := startTestServer(b, true)
+	db := MustOpenDB(b)
+	nc := connectTest(b, srv)
+	ctx := context.Background()
+	stopCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for b.Loop() {
+		b.StopTimer()
+		svc, err := NewService(ctx, nc, db, ServiceConfig{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond) // idle, its pull request out
+		b.StartTimer()
+		if err := svc.Stop(stopCtx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

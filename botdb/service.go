@@ -36,8 +36,8 @@ const (
 	// reflect (read-your-writes). Client sets it from its last Sync.
 	MinSeqHeader = "Botdb-Min-Seq"
 
-	// fetchWait bounds one idle pull request, and so how long Stop waits
-	// for the current one to end.
+	// fetchWait bounds one idle pull request: how often an idle service
+	// asks the server again.
 	fetchWait = 250 * time.Millisecond
 )
 

@@ -27,6 +27,7 @@ type jsConsumer struct {
 	durable      string
 	maxBatch     int
 	streamInfoRq string
+	nextRq       string // the consumer's next-message subject: pull requests
 
 	// streamLast is the highest sequence known to be in the stream (from
 	// deliveries and stream state), for any goroutine.
@@ -44,7 +45,6 @@ type jsConsumer struct {
 	probesSent atomic.Uint64
 
 	stream jetstream.Stream // not safe for concurrent use: consume loop only
-	cons   jetstream.Consumer
 
 	cursor    uint64 // last stream sequence committed
 	nextDseq  uint64 // delivery (consumer) sequence expected next
@@ -62,7 +62,7 @@ type jsConsumer struct {
 	firstAt time.Time // when the first pending message arrived
 
 	// Acknowledgement: the last committed message, not yet acked.
-	toAck   jetstream.Msg
+	toAck   *nats.Msg
 	unacked int
 	ackedAt time.Time
 
@@ -119,6 +119,7 @@ func startJetStream(ctx context.Context, nc *nats.Conn, k *sink, cfg ServiceConf
 		durable:      cfg.Durable,
 		maxBatch:     cfg.MaxBatch,
 		streamInfoRq: "$JS.API.STREAM.INFO." + cfg.Stream,
+		nextRq:       "$JS.API.CONSUMER.MSG.NEXT." + cfg.Stream + "." + cfg.Durable,
 		stream:       stream,
 		pending:      make([]received, 0, cfg.MaxBatch),
 		backoff:      minBackoff,
@@ -168,7 +169,7 @@ func startJetStream(ctx context.Context, nc *nats.Conn, k *sink, cfg ServiceConf
 // once, and every start resets the consumer to it. A server restart loses
 // the consumer; the consume loop then creates it again (see resetConsumer).
 func (c *jsConsumer) createConsumer(ctx context.Context) error {
-	cons, err := c.js.CreateOrUpdateConsumer(ctx, c.streamName, jetstream.ConsumerConfig{
+	_, err := c.js.CreateOrUpdateConsumer(ctx, c.streamName, jetstream.ConsumerConfig{
 		Durable:       c.durable,
 		Description:   "botdb database writer",
 		DeliverPolicy: jetstream.DeliverAllPolicy,
@@ -182,7 +183,6 @@ func (c *jsConsumer) createConsumer(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("creating consumer %s: %w", c.durable, err)
 	}
-	c.cons = cons
 	return nil
 }
 
@@ -380,9 +380,9 @@ func (c *jsConsumer) streamLastSeq(ctx context.Context) (uint64, error) {
 // sequences are contiguous. A gap (part of a pull request can fail to
 // arrive, with no error reported) stops the batch before it, and the
 // consumer is reset to just after the database cursor so that the rest is
-// delivered again at once rather than after the ack wait. Stop lets the
-// current pull request end (within fetchWait) and commits what it
-// delivered; a lingering loop first collects what the stream has gathered.
+// delivered again at once rather than after the ack wait. Stop commits
+// what is pending and gives the current pull request up at once (see
+// pull); a lingering loop first collects what the stream has gathered.
 func (c *jsConsumer) run() error {
 	defer c.ack()
 	k := c.sink
@@ -392,7 +392,7 @@ func (c *jsConsumer) run() error {
 			c.watch.discard()
 		}
 		if k.stopping() && !c.group.lingering {
-			next.abandon()
+			next.leave()
 			return nil
 		}
 		cur := next
@@ -456,14 +456,14 @@ func (c *jsConsumer) run() error {
 			next, _ = c.startFetch(c.pullSize()) // nil on error: retried above
 		}
 		if err := c.flush(); err != nil {
-			next.abandon()
+			next.leave()
 			return err
 		}
 		if !c.group.lingering {
 			c.ack() // what this pull request delivered
 		}
 		if c.needReset {
-			next.abandon()
+			next.leave()
 			next = nil
 		}
 	}
@@ -476,11 +476,6 @@ const minBackoff = 50 * time.Millisecond
 // once, so a late ack only means a longer redelivery after a crash, which
 // the cursor skips.
 const ackEvery = fetchWait
-
-// pull is one outstanding pull request.
-type pull struct {
-	batch jetstream.MessageBatch
-}
 
 // trickling says whether what is pending may be part of a trickle: one or
 // two events, none known to follow, and no reader waiting for them (a
@@ -503,49 +498,31 @@ func (c *jsConsumer) pullSize() int {
 
 // startFetch sends a pull request for up to n messages. A waiting pull
 // request streams messages as they are stored; its short expiry bounds the
-// cost of one the server fails to wake. It is never cancelled from this
-// side: the client gives up a second after the server's expiry, so
-// deliveries still in flight are not dropped (with AckAll a dropped
-// delivery must be found and redelivered).
+// cost of one the server fails to wake. The client gives up a second after
+// the server's expiry, so deliveries still in flight are not dropped, and
+// at once on stop (see pull).
 func (c *jsConsumer) startFetch(n int) (*pull, error) {
-	return pullOf(c.cons.Fetch(n, jetstream.FetchMaxWait(fetchWait)))
+	return startPull(c.nc, c.nextRq, pullRequest{Batch: n, Expires: fetchWait}, c.sink.stop)
 }
 
 // startPoll sends a pull request for what the stream holds now, up to
-// MaxBatch messages, that ends at once when it holds none.
+// MaxBatch messages, that ends at once when it holds none. A stop does not
+// end it: a lingering loop collects what the stream has gathered first.
 func (c *jsConsumer) startPoll() (*pull, error) {
-	return pullOf(c.cons.FetchNoWait(c.maxBatch))
-}
-
-func pullOf(batch jetstream.MessageBatch, err error) (*pull, error) {
-	if err != nil {
-		return nil, err
-	}
-	return &pull{batch: batch}, nil
+	return startPull(c.nc, c.nextRq, pullRequest{Batch: c.maxBatch, NoWait: true}, nil)
 }
 
 // checkEnd looks at how a pull request ended. No responders means the
 // consumer is gone (a server restart loses it, see createConsumer): the
 // reset creates it again.
 func (c *jsConsumer) checkEnd(p *pull) {
-	err := p.batch.Error()
-	if err == nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+	err := p.Error()
+	if err == nil {
 		return
 	}
 	c.sink.log.Warn("fetch ended with an error", "error", err)
 	if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) {
 		c.needReset, c.lostConsumer = true, true
-	}
-}
-
-// abandon waits for the end of a pull request whose messages will not be
-// used: they are not acknowledged, and come again after the next consumer
-// reset.
-func (p *pull) abandon() {
-	if p == nil {
-		return
-	}
-	for range p.batch.Messages() {
 	}
 }
 
@@ -612,7 +589,7 @@ func (c *jsConsumer) ack() {
 // decides whether to keep lingering). An error means the service must stop.
 func (c *jsConsumer) gather(p *pull) error {
 	got := 0
-	for m := range p.batch.Messages() {
+	for m := range p.Messages() {
 		if !c.add(m) {
 			continue
 		}
@@ -634,7 +611,7 @@ func (c *jsConsumer) gather(p *pull) error {
 }
 
 // add appends a delivered message to pending; false if it is dropped.
-func (c *jsConsumer) add(m jetstream.Msg) bool {
+func (c *jsConsumer) add(m *nats.Msg) bool {
 	if c.watch != nil {
 		// Its copies of the events arrive ahead of the deliveries: empty
 		// it with each delivery, so that a burst does not fill it.
@@ -666,10 +643,10 @@ const maxHold = 10 * time.Millisecond
 // pending one); lingering, not before the linger after the first pending
 // one unless a reader waits. An error means the service must stop.
 func (c *jsConsumer) receive(p *pull) error {
-	msgs := p.batch.Messages()
+	msgs := p.Messages()
 	k := c.sink
 	for {
-		var m jetstream.Msg
+		var m *nats.Msg
 		var ok bool
 		if len(c.pending) == 0 {
 			m, ok = <-msgs
@@ -722,8 +699,8 @@ func (c *jsConsumer) receive(p *pull) error {
 
 // received is a delivered message and its parsed metadata.
 type received struct {
-	msg  jetstream.Msg
-	meta *jetstream.MsgMetadata
+	msg  *nats.Msg
+	meta *nats.MsgMetadata
 	err  error
 }
 
@@ -761,14 +738,21 @@ func (c *jsConsumer) resetConsumer() bool {
 
 // commit applies one batch of stream messages and returns the last one
 // that may be acknowledged (nil: none), and whether it wrote a transaction.
-func (c *jsConsumer) commit(msgs []received) (last jetstream.Msg, wrote bool, err error) {
+func (c *jsConsumer) commit(msgs []received) (last *nats.Msg, wrote bool, err error) {
 	k := c.sink
 	raws := make([]rawEvent, 0, len(msgs))
-	var lastSeq uint64
+	// lastSeq only rises: a message at or below it is a copy of one this
+	// batch or an earlier commit took. The server delivers a message again,
+	// with the next delivery sequence (no gap), when it is NAKed or when it
+	// learns that an earlier delivery of it failed, which it may learn
+	// after a consumer reset and then send a copy of a message delivered
+	// since. Taken twice in one batch, it would be applied twice; last, it
+	// would move the cursor back.
+	lastSeq := c.cursor
 	for _, r := range msgs {
 		m, meta, err := r.msg, r.meta, r.err
 		if err != nil {
-			k.log.Warn("message without stream metadata; resetting consumer", "subject", m.Subject(), "error", err)
+			k.log.Warn("message without stream metadata; resetting consumer", "subject", m.Subject, "error", err)
 			c.needReset = true
 			break
 		}
@@ -780,11 +764,11 @@ func (c *jsConsumer) commit(msgs []received) (last jetstream.Msg, wrote bool, er
 		c.nextDseq++
 		last = m
 		seq := meta.Sequence.Stream
-		if seq <= c.cursor {
-			continue // committed before a crash, redelivered: skip (exactly once)
+		if seq <= lastSeq {
+			continue // committed, or taken already: skip (exactly once)
 		}
 		lastSeq = seq
-		raws = append(raws, rawEvent{seq: seq, subject: m.Subject(), data: m.Data()})
+		raws = append(raws, rawEvent{seq: seq, subject: m.Subject, data: m.Data})
 	}
 	if len(raws) > 0 && onlyBarriers(raws, k.subj.Sync) {
 		// Nothing to store: the cursor in the database may stay behind
@@ -807,7 +791,7 @@ func (c *jsConsumer) commit(msgs []received) (last jetstream.Msg, wrote bool, er
 // barriersOnly reports whether every pending message is a read barrier.
 func (c *jsConsumer) barriersOnly() bool {
 	for _, r := range c.pending {
-		if r.msg.Subject() != c.sink.subj.Sync {
+		if r.msg.Subject != c.sink.subj.Sync {
 			return false
 		}
 	}

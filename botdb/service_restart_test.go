@@ -278,3 +278,44 @@ func TestServerRestartUnderAService(t *testing.T) {
 		t.Error("the consumer was not created again: did the server keep it?")
 	}
 }
+
+// TestStopLeavesTheIdlePullRequest: Stop gives the idle pull request up
+// (its inbox unsubscribed) instead of waiting for its expiry, so a service
+// started next on the same connection gets every delivery: no gap, and
+// every event published in between applied once.
+func TestStopLeavesTheIdlePullRequest(t *testing.T) {
+	srv := startTestServer(t, true)
+	db := MustOpenDB(t)
+	nc := connectTest(t, srv)
+	logger, logs := newTestLogger(t)
+	cfg := ServiceConfig{Logger: logger}
+	ctx := testCtx(t)
+	pub := connectTest(t, srv)
+	subj := NewSubjects(DefaultPrefix)
+	for round := 1; round <= 5; round++ {
+		svc, err := NewService(ctx, nc, db, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond) // idle: a waiting pull request is out
+		if err := svc.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 100 {
+			if err := pub.Publish(subj.kindSubject[EventChatMessage], fmt.Appendf(nil, `{"username":"stopper","message":"%d"}`, i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := pub.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	svc := startService(t, nc, db, cfg)
+	st := plainUserStats(t, pub, svc.subj.UserStats, "stopper")
+	if st.TotalChatLines != 500 {
+		t.Errorf("stopper: %d chat lines, want 500", st.TotalChatLines)
+	}
+	if n := logs.count("delivery gap"); n > 0 {
+		t.Errorf("%d delivery gaps: a stopped service's pull request still took deliveries", n)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -766,5 +767,130 @@ func TestQueriesWaitingOffTheirEndpoint(t *testing.T) {
 	var st UserStatsReply
 	if err := json.Unmarshal(good.Data, &st); err != nil || !st.Success || st.TotalChatLines != lines {
 		t.Errorf("good query: %s (%v); want %d lines", good.Data, err, lines)
+	}
+}
+
+// TestRedeliveryInOneBatchAppliedOnce: the server delivers a message again,
+// with the next delivery sequence and no gap, when it learns that an
+// earlier delivery failed (its reply inbox had no subscriber: a pull
+// request given up, even one from before a consumer reset) or when the
+// message is NAKed. Both copies can fall in one batch; the second must not
+// be applied. A snooping connection NAKs deliveries to make this happen.
+func TestRedeliveryInOneBatchAppliedOnce(t *testing.T) {
+	e := newEnv(t, ServiceConfig{})
+	snoop := connectTest(t, e.srv)
+	var naked atomic.Int64
+	sub, err := snoop.Subscribe("_INBOX.>", func(m *nats.Msg) {
+		// Deliveries only (their reply is the ack subject), every 7th
+		// stream sequence, the first time it comes.
+		meta, err := m.Metadata()
+		if err != nil || meta.NumDelivered != 1 || meta.Sequence.Stream%7 != 0 {
+			return
+		}
+		if m.Nak() == nil {
+			naked.Add(1)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	if err := snoop.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	const n = 3000
+	for i := range n {
+		if err := e.nc.Publish(e.svc.subj.kindSubject[EventChatMessage], fmt.Appendf(nil, `{"username":"u%d","message":"m%d"}`, i%10, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for u := range 10 {
+		st := plainUserStats(t, e.nc, e.svc.subj.UserStats, fmt.Sprintf("u%d", u))
+		if st.TotalChatLines != n/10 {
+			t.Errorf("u%d: %d chat lines, want %d (%d NAKed deliveries came again)", u, st.TotalChatLines, n/10, naked.Load())
+		}
+	}
+	if naked.Load() == 0 {
+		t.Error("no delivery was NAKed: the test did not attack anything")
+	}
+	t.Logf("%d deliveries NAKed and delivered again", naked.Load())
+}
+
+// TestCommitSkipsACopyInTheSameBatch feeds the commit real deliveries from
+// a real consumer: two events, then the first one again, NAKed and
+// delivered anew with the next delivery sequence. The copy is applied
+// once, and the cursor does not move back to it.
+func TestCommitSkipsACopyInTheSameBatch(t *testing.T) {
+	srv := startTestServer(t, true)
+	nc := connectTest(t, srv)
+	ctx := testCtx(t)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subj := NewSubjects("copy")
+	st, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "COPY", Subjects: subj.EventSubjects()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateConsumer(ctx, jetstream.ConsumerConfig{Durable: "c", AckPolicy: jetstream.AckExplicitPolicy}); err != nil {
+		t.Fatal(err)
+	}
+	for _, user := range []string{"first", "second"} {
+		if _, err := js.Publish(ctx, subj.kindSubject[EventChatMessage], fmt.Appendf(nil, `{"username":%q,"message":"hi"}`, user)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []received
+	take := func(n int) []*nats.Msg {
+		t.Helper()
+		p, err := startPull(nc, "$JS.API.CONSUMER.MSG.NEXT.COPY.c", pullRequest{Batch: n, Expires: 5 * time.Second}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ms []*nats.Msg
+		for m := range p.Messages() {
+			meta, err := m.Metadata()
+			got = append(got, received{msg: m, meta: meta, err: err})
+			ms = append(ms, m)
+		}
+		if len(ms) != n {
+			t.Fatalf("pulled %d messages, want %d (%v)", len(ms), n, p.Error())
+		}
+		return ms
+	}
+	first := take(2)[0]
+	if err := first.Nak(); err != nil {
+		t.Fatal(err)
+	}
+	take(1)
+	if m := got[2].meta; m == nil || m.Sequence.Stream != 1 || m.Sequence.Consumer != 3 {
+		t.Fatalf("third delivery = %+v, want stream sequence 1 as delivery 3", m)
+	}
+
+	db := MustOpenDB(t)
+	logger, _ := newTestLogger(t)
+	k := &sink{db: db, ctx: context.Background(), log: logger, subj: subj, now: time.Now, source: "test:copy", progress: make(chan struct{}), readers: newReaders()}
+	c := &jsConsumer{sink: k, nextDseq: 1, purgedTo: 1 << 62}
+	if _, _, err := c.commit(got); err != nil {
+		t.Fatal(err)
+	}
+	if c.needReset {
+		t.Fatal("a copy with the next delivery sequence was taken for a gap")
+	}
+	for user, want := range map[string]int64{"first": 1, "second": 1} {
+		us, _, err := db.UserStats(ctx, user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if us.TotalChatLines != want {
+			t.Errorf("%s: %d chat lines, want %d", user, us.TotalChatLines, want)
+		}
+	}
+	if cur, err := db.Cursor(ctx, k.source); err != nil || cur != 2 || c.cursor != 2 {
+		t.Errorf("cursor = %d in the database, %d in memory (%v); want 2", cur, c.cursor, err)
 	}
 }
