@@ -130,8 +130,14 @@ func (p *pull) leave() {
 // pullStatus sorts a message on a pull request's inbox: a delivery, a
 // status that ends the request (with an error if it is not a plain
 // timeout or "no messages"), or one to ignore (a heartbeat).
+//
+// A delivery carries its ack subject as reply; the server's status
+// messages carry none. That, not the headers, tells them apart: anyone who
+// may publish events can store an empty message with a Status header, and
+// taken for a status it would end every pull request that brings it, so
+// the consumer would never get past it.
 func pullStatus(m *nats.Msg) (deliver, end bool, err error) {
-	if len(m.Data) > 0 || len(m.Header) == 0 {
+	if m.Reply != "" || len(m.Data) > 0 || len(m.Header) == 0 {
 		return true, false, nil
 	}
 	code := m.Header.Get("Status")

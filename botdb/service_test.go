@@ -360,6 +360,36 @@ func TestBadEvents(t *testing.T) {
 	}
 }
 
+// TestStatusLookalikeEvents: an event subject's message with no body and
+// the headers of a server status ("408 Request Timeout", "404 No
+// Messages", "409 Consumer Deleted") is stored by the stream like any
+// other. The consumer must take it for the delivery it is (and reject it
+// as an event), not for the end of its pull request: that would end every
+// pull request that brings it, and nothing after it would be applied.
+func TestStatusLookalikeEvents(t *testing.T) {
+	e := newEnv(t, ServiceConfig{})
+	ctx := testCtx(t)
+	for _, st := range []struct{ code, descr string }{{"408", "Request Timeout"}, {"404", "No Messages"}, {"409", "Consumer Deleted"}, {"100", "Idle Heartbeat"}} {
+		m := nats.NewMsg("rosey.db.message.log")
+		m.Header.Set("Status", st.code)
+		m.Header.Set("Description", st.descr)
+		if err := e.nc.PublishMsg(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustPublish(t, e.client, Event{Kind: EventChatMessage, Username: "after", Message: "still running"})
+	us, err := e.client.UserStats(ctx, "after")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if us.TotalChatLines != 1 {
+		t.Errorf("event after the lookalikes: %d chat lines, want 1", us.TotalChatLines)
+	}
+	if h := e.svc.Health(); h.EventsRejected != 4 {
+		t.Errorf("health = %+v, want the 4 lookalikes rejected", h)
+	}
+}
+
 // TestBadQueries: each bad request gets {"success":false,"error":...} and
 // the micro error headers; the service keeps answering.
 func TestBadQueries(t *testing.T) {
