@@ -1,6 +1,7 @@
 package compare
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -172,6 +173,29 @@ func TestComputeUndecidable(t *testing.T) {
 				t.Errorf("warnings = %q, want one containing %q", r.Warnings, tt.warning)
 			}
 		})
+	}
+}
+
+// TestComputeTooFewAtALook: under a sequential plan a row is tested at its
+// look's level, below α, and the warning names that level and the runs it
+// needs, not α's (4 runs, which these rows of 3 nearly have).
+func TestComputeTooFewAtALook(t *testing.T) {
+	r := mustCompute(t, "few", Input{Options: Options{Plan: Plan{MinRounds: 3, MaxRounds: 6}}})
+	got := row(t, r, "a", "Slow-2", "sec/op")
+	if got.Reason != TooFewSamples {
+		t.Fatalf("reason = %q, want %q", got.Reason, TooFewSamples)
+	}
+	warnings := strings.Join(r.Warnings, "\n")
+	if strings.Contains(warnings, "at α 0.05 (need at least 4") {
+		t.Errorf("warnings name α's runs, not the look's: %q", r.Warnings)
+	}
+	level := Plan{MinRounds: 3, MaxRounds: 6}.levels(DefaultAlpha)(3)
+	want := fmt.Sprintf("their look's level %.2g, spent from α 0.05 (need at least %d runs per side at it)", level, samplesNeeded(level))
+	if !strings.Contains(warnings, want) {
+		t.Errorf("warnings = %q, want one containing %q", r.Warnings, want)
+	}
+	if samplesNeeded(level) <= 4 {
+		t.Errorf("the look's level %g needs %d runs, want more than α's 4", level, samplesNeeded(level))
 	}
 }
 

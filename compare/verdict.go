@@ -36,7 +36,7 @@ func decide(w *work, opt Options, ws *warnSet) {
 			w.Verdict = Unchanged
 			w.Reason = TooFewSamples
 			w.Note = fmt.Sprintf(string(TooFewSamples)+": with n=%d+%d the smallest possible p is %.3g > α %.3g", n1, n2, minP, w.level)
-			ws.add(fmt.Sprintf("too few samples to ever reach significance at α %g (need at least %d runs per side); no verdict", opt.Alpha, samplesNeeded(opt.Alpha)), w.label())
+			ws.add(tooFewWarning(w.level, opt), w.label())
 			return
 		}
 		sig := *w.PAdjusted <= w.level
@@ -124,6 +124,17 @@ func minPValue(n1, n2 int) float64 {
 }
 
 // samplesNeeded is the smallest n with minPValue(n, n) <= alpha.
+// tooFewWarning is the warning for rows too small to be significant at
+// level: α itself in the fixed design; under a sequential plan the level
+// of the row's look, which is below α, so that it names the runs that
+// look would have needed, not those α would.
+func tooFewWarning(level float64, opt Options) string {
+	if level == opt.Alpha {
+		return fmt.Sprintf("too few samples to ever reach significance at α %g (need at least %d runs per side); no verdict", opt.Alpha, samplesNeeded(opt.Alpha))
+	}
+	return fmt.Sprintf("too few samples to reach significance at their look's level %.2g, spent from α %g (need at least %d runs per side at it); no verdict", level, opt.Alpha, samplesNeeded(level))
+}
+
 func samplesNeeded(alpha float64) int {
 	n := 1
 	for minPValue(n, n) > alpha && n < 1000 {
