@@ -149,6 +149,7 @@ func spendingBoundaries(alpha float64, t []float64) []float64 {
 		grid := min(max(int(2*lim/step)+1, 101), 2001)
 		nx := make([]float64, grid)
 		nf := make([]float64, grid)
+		var g []float64
 		for i := range nx {
 			x := -lim + 2*lim*float64(i)/float64(grid-1)
 			nx[i] = x
@@ -156,16 +157,27 @@ func spendingBoundaries(alpha float64, t []float64) []float64 {
 				nf[i] = normalPDF(x/sd) / sd
 				continue
 			}
-			var g []float64
-			for _, u := range xs {
+			// The kernel is nil beyond kernelReach deviations (below
+			// 1e-17 of its peak): integrate over the grid points within
+			// it, not the whole grid, which made a plan of many looks
+			// quadratic in its grid (a report may ask for 1,000).
+			from, _ := slices.BinarySearch(xs, x-kernelReach*sd)
+			to, _ := slices.BinarySearch(xs, x+kernelReach*sd)
+			from, to = max(from-1, 0), min(to+1, len(xs))
+			g = g[:0]
+			for _, u := range xs[from:to] {
 				g = append(g, normalPDF((x-u)/sd)/sd)
 			}
-			nf[i] = trapezoid(xs, fs, g)
+			nf[i] = trapezoid(xs[from:to], fs[from:to], g)
 		}
 		xs, fs, prevT = nx, nf, tk
 	}
 	return c
 }
+
+// kernelReach is how many deviations from its centre the Gaussian kernel
+// of the recursion is integrated: exp(-9²/2) is about 2.6e-18.
+const kernelReach = 9
 
 // trapezoid integrates f·g over the grid x.
 func trapezoid(x, f, g []float64) float64 {
