@@ -31,6 +31,6 @@ tail -2 "$d.progress" | head -1
 head -3 "$d.report.md" | sed -n 2p
 jq -r '[.benchmarks[]] as $b | ($b|length) as $n |
   [$b[] | select((.note // "") | startswith("noisy"))] as $u |
-  ($u | map(.mde_pct) | sort) as $m |
+  ($u | map(.mde_pct // infinite) | sort) as $m |
   ($b | map(.mde_pct // empty) | sort) as $all |
   "rows \($n), undecided \($u|length) (\(($u|length)*1000/$n|floor/10)%), regressions \([$b[]|select(.verdict=="regression")]|length), improvements \([$b[]|select(.verdict=="improvement")]|length), median MDE undecided \($m[($m|length)/2|floor]|.*10|floor/10)%, median MDE all \($all[($all|length)/2|floor]|.*10|floor/10)%"' "$d.out/report.json"
