@@ -33,8 +33,9 @@ type pullRequest struct {
 	NoWait  bool          `json:"no_wait,omitempty"`
 }
 
-// statusHeaders, beyond batch, that the server may send a pull request's
-// inbox: a timeout and a conflict or two besides the deliveries.
+// pullStatusRoom is the room, beyond the batch, for the status messages
+// the server may send a pull request's inbox: a timeout, a conflict or
+// two.
 const pullStatusRoom = 8
 
 // startPull sends a pull request for up to req.Batch messages to the

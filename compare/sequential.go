@@ -157,8 +157,8 @@ func spendingBoundaries(alpha float64, t []float64) []float64 {
 				nf[i] = normalPDF(x/sd) / sd
 				continue
 			}
-			// The kernel is nil beyond kernelReach deviations (below
-			// 1e-17 of its peak): integrate over the grid points within
+			// The kernel is negligible beyond kernelReach deviations
+			// (see there): integrate over the grid points within
 			// it, not the whole grid, which made a plan of many looks
 			// quadratic in its grid (a report may ask for 1,000).
 			from, _ := slices.BinarySearch(xs, x-kernelReach*sd)

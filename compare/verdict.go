@@ -123,7 +123,6 @@ func minPValue(n1, n2 int) float64 {
 	return math.Min(1, 2/c)
 }
 
-// samplesNeeded is the smallest n with minPValue(n, n) <= alpha.
 // tooFewWarning is the warning for rows too small to be significant at
 // level: α itself in the fixed design; under a sequential plan the level
 // of the row's look, which is below α, so that it names the runs that
@@ -135,6 +134,7 @@ func tooFewWarning(level float64, opt Options) string {
 	return fmt.Sprintf("too few samples to reach significance at their look's level %.2g, spent from α %g (need at least %d runs per side at it); no verdict", level, opt.Alpha, samplesNeeded(level))
 }
 
+// samplesNeeded is the smallest n with minPValue(n, n) <= alpha.
 func samplesNeeded(alpha float64) int {
 	n := 1
 	for minPValue(n, n) > alpha && n < 1000 {
