@@ -333,14 +333,7 @@ func TestBadEvents(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			mustPublish(t, e.client, Event{Kind: EventChatMessage, Username: "ok", Message: "still running"})
-			st, err := e.client.UserStats(ctx, "ok")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if st.TotalChatLines != 1 {
-				t.Errorf("good event after bad ones: total_chat_lines = %d, want 1", st.TotalChatLines)
-			}
+			wantAppliedAfter(t, e, "ok", "bad ones")
 			h := e.svc.Health()
 			if h.EventsRejected != int64(len(bad)) || h.EventsApplied != 1 {
 				t.Errorf("health = %+v, want %d rejected, 1 applied", h, len(bad))
@@ -360,6 +353,20 @@ func TestBadEvents(t *testing.T) {
 	}
 }
 
+// wantAppliedAfter publishes a good chat line from a new user and asks
+// for it: the service got past what came before (what).
+func wantAppliedAfter(t *testing.T, e *env, user, what string) {
+	t.Helper()
+	mustPublish(t, e.client, Event{Kind: EventChatMessage, Username: user, Message: "still running"})
+	st, err := e.client.UserStats(testCtx(t), user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.TotalChatLines != 1 {
+		t.Errorf("good event after %s: total_chat_lines = %d, want 1", what, st.TotalChatLines)
+	}
+}
+
 // TestStatusLookalikeEvents: an event subject's message with no body and
 // the headers of a server status ("408 Request Timeout", "404 No
 // Messages", "409 Consumer Deleted") is stored by the stream like any
@@ -368,7 +375,6 @@ func TestBadEvents(t *testing.T) {
 // pull request that brings it, and nothing after it would be applied.
 func TestStatusLookalikeEvents(t *testing.T) {
 	e := newEnv(t, ServiceConfig{})
-	ctx := testCtx(t)
 	for _, st := range []struct{ code, descr string }{{"408", "Request Timeout"}, {"404", "No Messages"}, {"409", "Consumer Deleted"}, {"100", "Idle Heartbeat"}} {
 		m := nats.NewMsg("rosey.db.message.log")
 		m.Header.Set("Status", st.code)
@@ -377,14 +383,7 @@ func TestStatusLookalikeEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	mustPublish(t, e.client, Event{Kind: EventChatMessage, Username: "after", Message: "still running"})
-	us, err := e.client.UserStats(ctx, "after")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if us.TotalChatLines != 1 {
-		t.Errorf("event after the lookalikes: %d chat lines, want 1", us.TotalChatLines)
-	}
+	wantAppliedAfter(t, e, "after", "the lookalikes")
 	if h := e.svc.Health(); h.EventsRejected != 4 {
 		t.Errorf("health = %+v, want the 4 lookalikes rejected", h)
 	}
