@@ -278,6 +278,9 @@ func historyListsStep(out string) bool {
 	return err1 == nil && err2 == nil && 19 <= lo && lo <= 20 && 20 <= hi && hi <= 21
 }
 
+// TestHistoryListsStep pins historyListsStep: an interval a few bytes
+// wide passes, one that misses 20% or strays beyond a point fails, and so
+// do another unit and the other direction.
 func TestHistoryListsStep(t *testing.T) {
 	for _, tc := range []struct {
 		line string
